@@ -1,0 +1,31 @@
+#ifndef BASIQ_H
+#define BASIQ_H
+
+#include <stddef.h>
+#include "compat.h"
+
+#define BASIQ_EASY_MT "basiq.core.easy"
+#ifndef BASIQ_VERSION
+#define BASIQ_VERSION "0.1.0"
+#endif
+
+/* A growable byte buffer that never touches the Lua state, so libcurl
+ * callbacks can fill it without any risk of a Lua error (longjmp). */
+typedef struct {
+  char *data;
+  size_t len, cap;
+} basiq_buf;
+
+int basiq_buf_append(basiq_buf *b, const char *p, size_t n); /* 0 ok, -1 OOM */
+void basiq_buf_free(basiq_buf *b);
+
+/* Calls fn for each "Name: value" line of the last header block in raw;
+ * name and value are trimmed, the status line and blank lines skipped. */
+typedef void (*basiq_header_fn)(void *ud, const char *name, size_t nlen,
+                                const char *value, size_t vlen);
+void basiq_parse_headers(const char *raw, size_t len, basiq_header_fn fn, void *ud);
+
+int basiq_open_easy(lua_State *L);   /* registers the easy metatable, pushes new() */
+void basiq_open_encode(lua_State *L);   /* adds escape/form to the table on top */
+
+#endif

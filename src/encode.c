@@ -1,0 +1,51 @@
+/* Percent-encoding and form encoding, both on curl_easy_escape (RFC 3986:
+ * everything but ALPHA, DIGIT, "-", ".", "_" and "~" is encoded). */
+#include <curl/curl.h>
+#include "basiq.h"
+
+static int push_escaped(lua_State *L, const char *s, size_t n) {
+  char *e;
+  if (n > (size_t)0x7fffffff) return luaL_error(L, "basiq.core: string too long to encode");
+  e = curl_easy_escape(NULL, s, (int)n);
+  if (e == NULL) return luaL_error(L, "basiq.core: out of memory");
+  lua_pushstring(L, e);   /* may raise on OOM: e would leak, acceptable */
+  curl_free(e);
+  return 1;
+}
+
+/* escape(s) -> percent-encoded s */
+static int l_escape(lua_State *L) {
+  size_t n;
+  const char *s = luaL_checklstring(L, 1, &n);
+  return push_escaped(L, s, n);
+}
+
+/* form({k1, v1, k2, v2, ...}) -> "k1=v1&k2=v2" */
+static int l_form(lua_State *L) {
+  luaL_Buffer b;
+  size_t i, n;
+  luaL_checktype(L, 1, LUA_TTABLE);
+  n = lua_rawlen(L, 1);
+  if (n % 2) return luaL_argerror(L, 1, "expected name/value pairs");
+  luaL_buffinit(L, &b);
+  for (i = 1; i <= n; i++) {
+    size_t len;
+    const char *s;
+    lua_rawgeti(L, 1, (int)i);
+    s = lua_tolstring(L, -1, &len);
+    if (s == NULL) return luaL_error(L, "basiq.core: form item %d is not a string", (int)i);
+    push_escaped(L, s, len);
+    lua_remove(L, -2);
+    if (i > 1) luaL_addchar(&b, (i % 2) ? '&' : '=');
+    luaL_addvalue(&b);
+  }
+  luaL_pushresult(&b);
+  return 1;
+}
+
+void basiq_open_encode(lua_State *L) {
+  lua_pushcfunction(L, l_escape);
+  lua_setfield(L, -2, "escape");
+  lua_pushcfunction(L, l_form);
+  lua_setfield(L, -2, "form");
+}
