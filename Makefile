@@ -1,0 +1,49 @@
+# basiq for Lua. `make demo` and `make test` install everything they need.
+LUA      ?= lua5.4
+SPEC_DIR ?= $(or $(BASIQ_SPEC_DIR),../shared/basiq-openapi)
+
+ifeq ($(LUA),luajit)
+  LUA_INC ?= /usr/include/luajit-2.1
+  LUA_VER := 5.1
+else
+  LUA_INC ?= /usr/include/lua5.4
+  LUA_VER := 5.4
+endif
+
+BUILD   := build/$(LUA)
+CORE    := $(BUILD)/basiq/core.so
+SRC     := $(wildcard src/*.c)
+HDR     := $(wildcard src/*.h)
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=gnu99 -fPIC -Wall -Wextra -Werror -I$(LUA_INC)
+LDLIBS  := -lcurl
+
+export LUA_PATH_5_4  := $(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;$(CURDIR)/spec/?.lua;;
+export LUA_CPATH_5_4 := $(CURDIR)/$(BUILD)/?.so;;
+export BASIQ_SPEC_DIR := $(abspath $(SPEC_DIR))
+
+.PHONY: all deps build ops test demo clean
+
+all: build
+
+deps:
+	@tools/deps.sh
+
+build: $(CORE)
+
+$(CORE): $(SRC) $(HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -shared -o $@ $(SRC) $(LDFLAGS) $(LDLIBS)
+
+# Regenerates the operation tables and the README's table of operations.
+ops:
+	lua5.4 tools/genops.lua $(SPEC_DIR) lua/basiq/ops README.md
+
+test: deps build
+	lua5.4 /usr/bin/busted
+
+demo: deps build
+	@tools/demo.sh
+
+clean:
+	rm -rf build

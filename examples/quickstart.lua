@@ -1,0 +1,34 @@
+-- Quick start: the Basiq seed flow in Lua. Get a SERVER_ACCESS token with
+-- your API key, then create a user.
+--   BASIQ_API_KEY=... lua5.4 examples/quickstart.lua     (the real API)
+--   make demo                                             (a local Prism mock)
+local basiq = require("basiq")
+
+local key = os.getenv("BASIQ_API_KEY") or "local-mock-key"
+if os.getenv("BASIQ_SERVER") then basiq.server(os.getenv("BASIQ_SERVER")) end
+
+basiq.auth("Basic " .. key)
+local token, err = basiq.postToken({ scope = "SERVER_ACCESS" }, { ["basiq-version"] = "3.0" })
+if not token then
+  io.stderr:write(tostring(err), "\n")
+  os.exit(1)
+end
+basiq.auth(token.data.access_token)
+
+local res
+res, err = basiq.createUser({
+  email = "gavin@hooli.com",
+  mobile = "+61410888666",
+  firstName = "Gavin",
+  lastName = "Belson",
+})
+if not res then
+  io.stderr:write(tostring(err), "\n")
+  os.exit(1)
+end
+
+local user = res.data
+print(string.format("created user %s (HTTP %d)", user.id, res.status))
+print(string.format("  email  %s", tostring(user.email)))
+print(string.format("  mobile %s", tostring(user.mobile)))
+print(string.format("  name   %s %s", tostring(user.firstName), tostring(user.lastName)))

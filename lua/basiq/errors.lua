@@ -1,0 +1,70 @@
+-- Error values returned as the second result (`nil, err`) for HTTP and
+-- network failures. Their text never carries a credential.
+local M = {}
+
+local Error = { __name = "basiq.error" }
+Error.__index = Error
+Error.__tostring = function(e) return e.message end
+M.Error = Error
+
+-- curl result codes worth a name of their own; anything else is "network".
+local CURL_KINDS = {
+  [5] = "resolve", [6] = "resolve", [7] = "connect", [28] = "timeout",
+  [35] = "tls", [51] = "tls", [58] = "tls", [60] = "tls", [77] = "tls", [83] = "tls",
+  [52] = "empty-reply", [55] = "send", [56] = "recv", [23] = "too-large",
+}
+
+-- Replaces every known secret in s; secrets is a list of strings (may be nil).
+local function redact(s, secrets)
+  if type(s) ~= "string" or not secrets then return s end
+  for _, secret in ipairs(secrets) do
+    if #secret >= 4 then
+      local i = s:find(secret, 1, true)
+      while i do
+        s = s:sub(1, i - 1) .. "[redacted]" .. s:sub(i + #secret)
+        i = s:find(secret, i + 10, true)
+      end
+    end
+  end
+  return s
+end
+M.redact = redact
+
+function M.network(opname, msg, curlcode, secrets)
+  local code = CURL_KINDS[curlcode] or "network"
+  if code == "too-large" and not tostring(msg):find("larger than", 1, true) then code = "network" end
+  msg = redact(tostring(msg), secrets)
+  return setmetatable({
+    code = code,
+    curlcode = curlcode,
+    message = string.format("basiq.%s: %s error: %s", opname, code, msg),
+  }, Error)
+end
+
+local function text(v)
+  return type(v) == "string" and v ~= "" and v or nil
+end
+
+-- Basiq errors: { type = "list", correlationId, data = { { code, title, detail }, ... } };
+-- RFC 7807 problem details (Prism, proxies) carry title/detail at the top.
+function M.http(opname, status, headers, data, secrets)
+  local e = setmetatable({ status = status, headers = headers, data = data }, Error)
+  if type(data) == "table" then
+    local first = type(data.data) == "table" and data.data[1]
+    first = type(first) == "table" and first or data
+    e.code = text(first.code)
+    e.title = redact(text(first.title), secrets)
+    e.detail = redact(text(first.detail), secrets)
+    e.correlationId = text(data.correlationId)
+  end
+  local parts = { string.format("basiq.%s: HTTP %d", opname, status) }
+  if e.code then parts[#parts + 1] = e.code end
+  if e.title then parts[#parts + 1] = e.title end
+  if e.detail and e.detail ~= e.title then parts[#parts + 1] = e.detail end
+  local msg = table.concat(parts, ": ")
+  if e.correlationId then msg = msg .. " (correlationId " .. e.correlationId .. ")" end
+  e.message = redact(msg, secrets)
+  return e
+end
+
+return M

@@ -1,0 +1,335 @@
+-- Turns (operation, body, metadata) into an HTTP request: argument
+-- placement, validation and encoding. Each operation's plan is built once.
+local core = require("basiq.core")
+local cjson = require("cjson")
+
+local escape, form = core.escape, core.form
+local json = cjson.new() -- private instance: the user's cjson settings stay theirs
+local concat, format, type, pairs, ipairs, next = table.concat, string.format, type, pairs, ipairs, next
+local mtype = math.type or function(v) return v == math.floor(v) and "integer" or "float" end
+
+local M = {}
+
+local plans = setmetatable({}, { __mode = "k" })
+
+local function plan_of(op)
+  local plan = plans[op]
+  if plan then return plan end
+  plan = { byname = {}, bylower = {}, required = {}, query = {}, header = {}, cookie = {}, segs = {} }
+  for _, p in ipairs(op.params or {}) do
+    plan.byname[p.name] = p
+    if p["in"] == "header" then plan.bylower[p.name:lower()] = p end
+    if p.required then plan.required[#plan.required + 1] = p end
+    local list = plan[p["in"]]
+    if list then list[#list + 1] = p end
+  end
+  -- operations with several response media types take an "accept" override
+  if op.accepts and not plan.bylower.accept then
+    plan.accept_p = { name = "accept", ["in"] = "header" }
+    plan.bylower.accept = plan.accept_p
+  end
+  -- path template: literal strings and parameter names, alternating
+  local pos, path = 1, op.path
+  while true do
+    local s, e, name = path:find("{([^}]+)}", pos)
+    if not s then break end
+    plan.segs[#plan.segs + 1] = path:sub(pos, s - 1)
+    plan.segs[#plan.segs + 1] = plan.byname[name] or { name = name, ["in"] = "path", required = true }
+    pos = e + 1
+  end
+  plan.segs[#plan.segs + 1] = path:sub(pos)
+  plan.static_path = #plan.segs == 1 and plan.segs[1] or nil
+  plan.has_params = next(plan.byname) ~= nil
+  plans[op] = plan
+  return plan
+end
+M.plan_of = plan_of
+
+-- A scalar as the text that goes on the wire; nil for anything else.
+local function scalar(v)
+  local t = type(v)
+  if t == "string" then return v end
+  if t == "boolean" then return v and "true" or "false" end
+  if t == "number" then
+    if v ~= v or v == math.huge or v == -math.huge then return nil end
+    if mtype(v) == "integer" then return format("%d", v) end
+    if v == math.floor(v) and v > -2 ^ 53 and v < 2 ^ 53 then return format("%.0f", v) end
+    for digits = 15, 17 do
+      local s = format("%." .. digits .. "g", v)
+      if tonumber(s) == v then return s end
+    end
+  end
+  return nil
+end
+M.scalar = scalar
+
+-- A parameter value: a scalar or a sequence of scalars -> list of strings.
+local function values_of(v)
+  local s = scalar(v)
+  if s then return { s } end
+  if type(v) ~= "table" then return nil end
+  local n, out = #v, {}
+  for k in pairs(v) do
+    if mtype(k) ~= "integer" or k < 1 or k > n then return nil end
+  end
+  for i = 1, n do
+    out[i] = scalar(v[i])
+    if not out[i] then return nil end
+  end
+  return out
+end
+
+local function fail(name, fmt, ...)
+  return nil, "basiq." .. name .. ": " .. format(fmt, ...)
+end
+
+local EMPTY = "\0basiq:empty-array\0"
+local EMPTY_JSON = json.encode(EMPTY)
+
+-- Copies v where the schema says an array is, swapping empty tables for a
+-- marker that becomes [] after encoding (cjson writes {} for them).
+local function mark(v, shape, seen)
+  if type(v) ~= "table" or not shape then return v, false end
+  if shape.t == "a" then
+    if next(v) == nil then return EMPTY, true end
+    if not shape.i then return v, false end
+    if seen[v] then return v, false end
+    seen[v] = true
+    local copy, changed = {}, false
+    for k, item in pairs(v) do
+      local m, c = mark(item, shape.i, seen)
+      copy[k], changed = m, changed or c
+    end
+    return changed and copy or v, changed
+  end
+  if seen[v] then return v, false end
+  seen[v] = true
+  local copy, changed = {}, false
+  for k, item in pairs(v) do
+    local m, c = mark(item, shape.p[k], seen)
+    copy[k], changed = m, changed or c
+  end
+  return changed and copy or v, changed
+end
+
+local function json_body(name, body, shape)
+  local marked, changed = mark(body, shape, {})
+  local ok, s = pcall(json.encode, marked)
+  if not ok then return fail(name, "body cannot be encoded as JSON (%s)", tostring(s):gsub("^.-: ", "")) end
+  if changed then s = s:gsub(EMPTY_JSON:gsub("%p", "%%%0"), "[]") end
+  return s
+end
+
+local function sorted_keys(name, t)
+  local keys = {}
+  for k in pairs(t) do
+    if type(k) ~= "string" then return fail(name, "body key %s is not a string", tostring(k)) end
+    keys[#keys + 1] = k
+  end
+  table.sort(keys)
+  return keys
+end
+
+local function form_body(name, body)
+  local keys, err = sorted_keys(name, body)
+  if not keys then return nil, err end
+  local pairs_ = {}
+  for _, k in ipairs(keys) do
+    local vs = values_of(body[k])
+    if not vs then return fail(name, "body field '%s' must be a string, number, boolean or array of them", k) end
+    for _, v in ipairs(vs) do pairs_[#pairs_ + 1] = k; pairs_[#pairs_ + 1] = v end
+  end
+  return form(pairs_)
+end
+
+local CONTENT_TYPES = { pdf = "application/pdf", csv = "text/csv", json = "application/json", txt = "text/plain" }
+
+local function guess_type(filename)
+  local ext = filename and filename:match("%.(%w+)$")
+  return ext and CONTENT_TYPES[ext:lower()] or "application/octet-stream"
+end
+
+-- multipart: binary fields take an open file, { path = }, or { data = }
+-- (each with optional filename and content_type); other fields are scalars.
+local function multipart_body(name, body, fields)
+  local keys, err = sorted_keys(name, body)
+  if not keys then return nil, err end
+  local parts = {}
+  for _, k in ipairs(keys) do
+    local v = body[k]
+    if (fields and fields[k] == "binary") or io.type(v) == "file" then
+      local part = { name = k }
+      if io.type(v) == "file" then
+        part.data = v:read("*a")
+        if not part.data then return fail(name, "body field '%s': the file cannot be read", k) end
+        part.filename = k
+      elseif type(v) == "table" and (type(v.path) == "string" or type(v.data) == "string") then
+        local fname = v.filename or (v.path and v.path:match("([^/\\]+)$")) or k
+        if v.filename ~= nil and type(v.filename) ~= "string" then
+          return fail(name, "body field '%s': filename must be a string", k)
+        end
+        if v.path then
+          local f = io.open(v.path, "rb")
+          if not f then return fail(name, "body field '%s': cannot open file", k) end
+          f:close()
+        end
+        part.path, part.data, part.filename = v.path, v.data, fname
+        part.type = v.content_type or guess_type(fname)
+      elseif type(v) == "string" then
+        part.data, part.filename = v, k
+      else
+        return fail(name, "body field '%s' must be an open file, { path = ... } or { data = ... }", k)
+      end
+      part.type = part.type or "application/octet-stream"
+      for _, h in ipairs({ part.filename, part.type }) do
+        if type(h) ~= "string" or h:find("[%c\"]") then
+          return fail(name, "body field '%s': filename and content_type must be plain text", k)
+        end
+      end
+      parts[#parts + 1] = part
+    else
+      local vs = values_of(v)
+      if not vs then return fail(name, "body field '%s' must be a string, number, boolean or array of them", k) end
+      for _, s in ipairs(vs) do parts[#parts + 1] = { name = k, data = s } end
+    end
+  end
+  return parts
+end
+
+-- Is every key of t a declared parameter? (decides one-argument calls)
+local function all_params(plan, t)
+  for k in pairs(t) do
+    if type(k) ~= "string" or not (plan.byname[k] or plan.bylower[k:lower()]) then return false end
+  end
+  return true
+end
+
+local function bad_value(name, key)
+  return fail(name, "parameter '%s' must be a string, number, boolean or array of them", key)
+end
+
+-- Returns req = { method, path (with query), headers = {...}, body?, mime? }
+-- or nil, message for a programmer mistake (the caller raises it).
+function M.build(name, op, a, b, nargs)
+  local plan = plan_of(op)
+  local body, meta
+  if nargs >= 2 then
+    body, meta = a, b
+  elseif a ~= nil then
+    if not op.body then meta = a
+    elseif not plan.has_params then body = a
+    elseif type(a) == "table" and all_params(plan, a) then meta = a
+    else body = a end
+  end
+  if meta ~= nil and type(meta) ~= "table" then
+    return fail(name, "metadata must be a table, got %s", type(meta))
+  end
+  if body ~= nil and not op.body then return fail(name, "takes no request body") end
+
+  local vals = {}
+  if meta then
+    for k, v in pairs(meta) do
+      if type(k) ~= "string" then return fail(name, "metadata key %s is not a string", tostring(k)) end
+      local p = plan.byname[k] or plan.bylower[k:lower()]
+      if not p then return fail(name, "unknown parameter '%s'", k) end
+      local vs = values_of(v)
+      if not vs then return bad_value(name, k) end
+      vals[p] = vs
+    end
+  end
+  for _, p in ipairs(plan.required) do
+    if not (vals[p] and vals[p][1]) then return fail(name, "missing required parameter '%s'", p.name) end
+  end
+
+  -- path
+  local path = plan.static_path
+  if not path then
+    local buf, segs = {}, plan.segs
+    for i = 1, #segs, 2 do
+      buf[i] = segs[i]
+      local p = segs[i + 1]
+      if p then
+        local vs = vals[p]
+        if not (vs and vs[1]) then return fail(name, "missing required parameter '%s'", p.name) end
+        for j = 1, #vs do
+          local s = vs[j]
+          if s == "" or s == "." or s == ".." then
+            return fail(name, "parameter '%s' must not be empty, '.' or '..'", p.name)
+          end
+          vs[j] = escape(s)
+        end
+        buf[i + 1] = concat(vs, ",")
+      end
+    end
+    path = concat(buf)
+  end
+
+  -- query
+  local q
+  for _, p in ipairs(plan.query) do
+    local vs = vals[p]
+    if vs and vs[1] then
+      q = q or {}
+      local key = escape(p.name)
+      local explode = p.explode
+      if explode == nil then explode = true end
+      if explode or #vs == 1 then
+        for _, s in ipairs(vs) do q[#q + 1] = key .. "=" .. escape(s) end
+      else
+        local enc = {}
+        for j, s in ipairs(vs) do enc[j] = escape(s) end
+        q[#q + 1] = key .. "=" .. concat(enc, ",")
+      end
+    end
+  end
+  if q then path = path .. "?" .. concat(q, "&") end
+
+  local headers = {}
+  local accept_p = plan.accept_p
+  for i = 0, #plan.header do
+    local p = plan.header[i] or accept_p
+    local vs = p and vals[p]
+    if vs then
+      local v = concat(vs, ",")
+      if v:find("[\r\n%z]") then return fail(name, "parameter '%s' contains CR, LF or NUL", p.name) end
+      headers[#headers + 1] = (i == 0 and "Accept" or p.name) .. ": " .. v
+    elseif i == 0 and op.accept then
+      headers[1] = "Accept: " .. op.accept
+    end
+  end
+  if plan.cookie[1] then
+    local c = {}
+    for _, p in ipairs(plan.cookie) do
+      if vals[p] then c[#c + 1] = p.name .. "=" .. escape(concat(vals[p], ",")) end
+    end
+    if c[1] then headers[#headers + 1] = "Cookie: " .. concat(c, "; ") end
+  end
+
+  local req = { method = op.method, path = path, headers = headers }
+  local spec = op.body
+  if spec then
+    if body == nil then
+      if spec.required then return fail(name, "missing required request body") end
+    else
+      local media, err = spec.media, nil
+      if media:find("json", 1, true) then
+        if type(body) ~= "table" then return fail(name, "body must be a table, got %s", type(body)) end
+        req.body, err = json_body(name, body, spec.shape)
+      elseif media == "application/x-www-form-urlencoded" then
+        if type(body) ~= "table" then return fail(name, "body must be a table, got %s", type(body)) end
+        req.body, err = form_body(name, body)
+      elseif media:find("^multipart/") then
+        if type(body) ~= "table" then return fail(name, "body must be a table, got %s", type(body)) end
+        req.mime, err = multipart_body(name, body, spec.fields)
+      else
+        if type(body) ~= "string" then return fail(name, "body must be a string for %s", media) end
+        req.body = body
+      end
+      if err then return nil, err end
+      if not req.mime then headers[#headers + 1] = "Content-Type: " .. media end
+    end
+  end
+  return req
+end
+
+return M

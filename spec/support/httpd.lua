@@ -1,0 +1,142 @@
+-- A small HTTP/1.1 server for the specs: one coroutine per connection over
+-- luasocket, keep-alive, loopback only. The path picks the behaviour:
+--   /status/<code>   answers <code> with a Basiq error body
+--   /delay/<ms>/...  waits, then echoes
+--   /html/<code>     answers <code> with an HTML page
+--   /text            answers text/plain
+--   /stall           accepts and never answers
+--   anything else    echoes the request as JSON
+-- usage: lua5.4 httpd.lua PORT
+local socket = require("socket")
+local cjson = require("cjson")
+
+local port = assert(tonumber(arg[1]), "usage: httpd.lua PORT")
+local server = assert(socket.bind("127.0.0.1", port))
+server:settimeout(0)
+
+local waiting = {}  -- socket -> coroutine blocked reading it
+local sleepers = {} -- coroutine -> wake time
+
+local function receive(sock, pattern)
+  local buf = ""
+  while true do
+    local data, err, partial = sock:receive(pattern, buf)
+    if data then return data end
+    if err ~= "timeout" then return nil, err end
+    buf = partial -- luasocket counts the prefix in a numeric pattern
+    waiting[sock] = coroutine.running()
+    coroutine.yield()
+  end
+end
+
+local function sleep(seconds)
+  sleepers[coroutine.running()] = socket.gettime() + seconds
+  coroutine.yield()
+end
+
+local function send(sock, s)
+  sock:settimeout(5)
+  local ok, err = sock:send(s)
+  sock:settimeout(0)
+  return ok, err
+end
+
+local REASONS = { [200] = "OK", [201] = "Created", [204] = "No Content", [400] = "Bad Request",
+  [401] = "Unauthorized", [403] = "Forbidden", [404] = "Not Found", [429] = "Too Many Requests",
+  [500] = "Internal Server Error", [502] = "Bad Gateway", [503] = "Service Unavailable" }
+
+local function respond(sock, status, headers, body)
+  local lines = { string.format("HTTP/1.1 %d %s", status, REASONS[status] or "Status") }
+  headers["Content-Length"] = #body
+  for k, v in pairs(headers) do lines[#lines + 1] = k .. ": " .. v end
+  return send(sock, table.concat(lines, "\r\n") .. "\r\n\r\n" .. body)
+end
+
+local function basiq_error(status)
+  return cjson.encode({ type = "list", correlationId = "corr-" .. status, data = { {
+    type = "error", code = status == 404 and "resource-not-found" or "parameter-not-valid",
+    title = status == 404 and "Resource not found." or "Parameter value is not valid.",
+    detail = "Detail for " .. status .. ".", source = { parameter = "userId" } } } })
+end
+
+local function handle(sock, req)
+  local target = req.target
+  local code = target:match("/status/(%d+)")
+  if code then
+    return respond(sock, tonumber(code), { ["Content-Type"] = "application/json" }, basiq_error(tonumber(code)))
+  end
+  code = target:match("/html/(%d+)")
+  if code then
+    return respond(sock, tonumber(code), { ["Content-Type"] = "text/html" }, "<html><body>Bad gateway</body></html>")
+  end
+  if target:find("/text", 1, true) then
+    return respond(sock, 200, { ["Content-Type"] = "text/plain" }, "plain words")
+  end
+  if target:find("/stall", 1, true) then
+    sleep(3600)
+    return
+  end
+  local ms = target:match("/delay/(%d+)")
+  if ms then sleep(tonumber(ms) / 1000) end
+  return respond(sock, 200, { ["Content-Type"] = "application/json", ["X-Echo"] = "yes" },
+    cjson.encode({ method = req.method, target = target, headers = req.headers, body = req.body }))
+end
+
+local function serve(sock)
+  while true do
+    local line = receive(sock, "*l")
+    if not line then break end
+    local method, target = line:match("^(%u+) (%S+) HTTP/1%.%d$")
+    if not method then break end
+    local headers = {}
+    while true do
+      local h = receive(sock, "*l")
+      if not h then sock:close(); return end
+      if h == "" then break end
+      local k, v = h:match("^([^:]+):%s*(.-)%s*$")
+      if k then
+        k = k:lower()
+        headers[k] = headers[k] and headers[k] .. ", " .. v or v
+      end
+    end
+    local body = ""
+    local len = tonumber(headers["content-length"] or "")
+    if len and len > 0 then
+      body = receive(sock, len)
+      if not body then break end
+    end
+    handle(sock, { method = method, target = target, headers = headers, body = body })
+    if (headers.connection or ""):lower() == "close" then break end
+  end
+  sock:close()
+end
+
+while true do
+  local readers = { server }
+  for s in pairs(waiting) do readers[#readers + 1] = s end
+  local timeout = 1
+  local now = socket.gettime()
+  for _, at in pairs(sleepers) do timeout = math.max(0, math.min(timeout, at - now)) end
+  local ready = socket.select(readers, nil, timeout)
+  for _, s in ipairs(ready) do
+    if s == server then
+      local client = server:accept()
+      if client then
+        client:settimeout(0)
+        local co = coroutine.create(serve)
+        coroutine.resume(co, client)
+      end
+    else
+      local co = waiting[s]
+      waiting[s] = nil
+      if co then coroutine.resume(co) end
+    end
+  end
+  now = socket.gettime()
+  for co, at in pairs(sleepers) do
+    if at <= now then
+      sleepers[co] = nil
+      coroutine.resume(co)
+    end
+  end
+end

@@ -1,0 +1,90 @@
+-- Starting and stopping the servers the specs talk to, on loopback only.
+local socket = require("socket")
+
+local M = {}
+
+local ROOT = os.getenv("PWD") or "."
+M.ROOT = ROOT
+M.SPEC_DIR = os.getenv("BASIQ_SPEC_DIR") or (ROOT .. "/../shared/basiq-openapi")
+
+function M.free_port()
+  local s = assert(socket.bind("127.0.0.1", 0))
+  local _, port = s:getsockname()
+  s:close()
+  return tonumber(port)
+end
+
+local function sh_quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+M.sh_quote = sh_quote
+
+-- Starts argv in the background, output to logfile; returns its pid.
+function M.spawn(argv, logfile)
+  local parts = {}
+  for i, a in ipairs(argv) do parts[i] = sh_quote(a) end
+  local p = assert(io.popen("exec " .. table.concat(parts, " ") .. " > " .. sh_quote(logfile)
+    .. " 2>&1 < /dev/null & echo $!"))
+  local pid = tonumber(p:read("*l"))
+  p:close()
+  assert(pid, "could not start " .. argv[1])
+  return pid
+end
+
+function M.kill(pid)
+  if pid then os.execute("kill " .. pid .. " 2>/dev/null; wait " .. pid .. " 2>/dev/null") end
+end
+
+function M.alive(pid)
+  return os.execute("kill -0 " .. pid .. " 2>/dev/null") == true
+end
+
+function M.wait_port(port, seconds, pid)
+  local deadline = socket.gettime() + seconds
+  while socket.gettime() < deadline do
+    local c = socket.tcp()
+    c:settimeout(0.2)
+    if c:connect("127.0.0.1", port) then c:close(); return true end
+    c:close()
+    if pid and not M.alive(pid) then return false end
+    socket.sleep(0.1)
+  end
+  return false
+end
+
+local function read_file(path)
+  local f = io.open(path, "rb")
+  if not f then return "" end
+  local s = f:read("*a")
+  f:close()
+  return s
+end
+M.read_file = read_file
+
+-- A Prism mock of one Basiq definition: { url, pid, stop() }.
+function M.prism(def)
+  local port = M.free_port()
+  local log = os.tmpname()
+  local pid = M.spawn({ ROOT .. "/node_modules/.bin/prism", "mock", "-h", "127.0.0.1", "-p", tostring(port),
+    M.SPEC_DIR .. "/" .. def }, log)
+  return {
+    url = "http://127.0.0.1:" .. port, port = port, pid = pid, log = log,
+    ready = function(self, seconds)
+      if M.wait_port(port, seconds or 90, pid) then return true end
+      error("Prism did not start for " .. def .. ":\n" .. read_file(log):sub(-2000))
+    end,
+    stop = function() M.kill(pid); os.remove(log) end,
+  }
+end
+
+-- The spec suite's own HTTP server (spec/support/httpd.lua): { url, stop() }.
+function M.httpd()
+  local port = M.free_port()
+  local log = os.tmpname()
+  local pid = M.spawn({ "lua5.4", ROOT .. "/spec/support/httpd.lua", tostring(port) }, log)
+  if not M.wait_port(port, 10, pid) then error("httpd did not start:\n" .. read_file(log)) end
+  return {
+    url = "http://127.0.0.1:" .. port, port = port, pid = pid,
+    stop = function() M.kill(pid); os.remove(log) end,
+  }
+end
+
+return M
