@@ -5,6 +5,8 @@
 --   /html/<code>     answers <code> with an HTML page
 --   /text            answers text/plain
 --   /stall           accepts and never answers
+--   /redirect        answers 302
+--   /leaky           answers 401 with the Authorization header in the error
 --   anything else    echoes the request as JSON
 -- usage: lua5.4 httpd.lua PORT
 local socket = require("socket")
@@ -41,7 +43,7 @@ local function send(sock, s)
   return ok, err
 end
 
-local REASONS = { [200] = "OK", [201] = "Created", [204] = "No Content", [400] = "Bad Request",
+local REASONS = { [200] = "OK", [201] = "Created", [302] = "Found", [204] = "No Content", [400] = "Bad Request",
   [401] = "Unauthorized", [403] = "Forbidden", [404] = "Not Found", [429] = "Too Many Requests",
   [500] = "Internal Server Error", [502] = "Bad Gateway", [503] = "Service Unavailable" }
 
@@ -72,6 +74,14 @@ local function handle(sock, req)
   if target:find("/text", 1, true) then
     return respond(sock, 200, { ["Content-Type"] = "text/plain" }, "plain words")
   end
+  if target:find("/redirect", 1, true) then
+    return respond(sock, 302, { Location = "/elsewhere", ["Content-Type"] = "text/plain" }, "moved")
+  end
+  if target:find("/leaky", 1, true) then -- a server that echoes credentials back in its error
+    local auth = req.headers.authorization or ""
+    return respond(sock, 401, { ["Content-Type"] = "application/json" }, cjson.encode({ type = "list",
+      data = { { type = "error", code = "unauthorized", title = "Bad " .. auth, detail = "You sent " .. auth } } }))
+  end
   if target:find("/stall", 1, true) then
     sleep(3600)
     return
@@ -79,7 +89,7 @@ local function handle(sock, req)
   local ms = target:match("/delay/(%d+)")
   if ms then sleep(tonumber(ms) / 1000) end
   return respond(sock, 200, { ["Content-Type"] = "application/json", ["X-Echo"] = "yes" },
-    cjson.encode({ method = req.method, target = target, headers = req.headers, body = req.body }))
+    cjson.encode({ method = req.method, target = target, headers = req.headers, body = req.body, peer = req.peer }))
 end
 
 local function serve(sock)
@@ -105,7 +115,8 @@ local function serve(sock)
       body = receive(sock, len)
       if not body then break end
     end
-    handle(sock, { method = method, target = target, headers = headers, body = body })
+    local _, peer = sock:getpeername()
+    handle(sock, { method = method, target = target, headers = headers, body = body, peer = tonumber(peer) })
     if (headers.connection or ""):lower() == "close" then break end
   end
   sock:close()
