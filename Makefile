@@ -39,8 +39,12 @@ $(CORE): $(SRC) $(HDR)
 ops:
 	lua5.4 tools/genops.lua $(SPEC_DIR) lua/basiq/ops README.md
 
-test: deps build
+# The suite on Lua 5.4, then again on LuaJIT (OpenResty's runtime).
+test: deps
+	$(MAKE) --no-print-directory build
+	$(MAKE) --no-print-directory LUA=luajit build
 	lua5.4 /usr/bin/busted
+	lua5.4 /usr/bin/busted --run=luajit
 
 demo: deps build
 	@tools/demo.sh

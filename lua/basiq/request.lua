@@ -6,7 +6,10 @@ local cjson = require("cjson")
 local escape, form = core.escape, core.form
 local json = cjson.new() -- private instance: the user's cjson settings stay theirs
 local concat, format, type, pairs, ipairs, next = table.concat, string.format, type, pairs, ipairs, next
-local mtype = math.type or function(v) return v == math.floor(v) and "integer" or "float" end
+local mtype = math.type or function(v) -- Lua 5.1 / LuaJIT
+  if type(v) ~= "number" then return nil end
+  return v == math.floor(v) and v > -2 ^ 53 and v < 2 ^ 53 and "integer" or "float"
+end
 
 local M = {}
 

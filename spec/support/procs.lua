@@ -33,8 +33,15 @@ function M.kill(pid)
   if pid then os.execute("kill " .. pid .. " 2>/dev/null; wait " .. pid .. " 2>/dev/null") end
 end
 
+-- os.execute returns true on 5.2+, 0 on 5.1 and LuaJIT
+local function execute(cmd)
+  local r = os.execute(cmd)
+  return r == true or r == 0
+end
+M.execute = execute
+
 function M.alive(pid)
-  return os.execute("kill -0 " .. pid .. " 2>/dev/null") == true
+  return execute("kill -0 " .. pid .. " 2>/dev/null")
 end
 
 function M.wait_port(port, seconds, pid)

@@ -1,0 +1,238 @@
+-- The client over real HTTP on loopback, against the suite's own server
+-- (spec/support/httpd.lua): what goes on the wire, results and errors.
+local procs = require("support.procs")
+local basiq = require("basiq")
+local core = require("basiq.core")
+local socket = require("socket")
+
+local TOKEN = "eyJhbGciOiJIUzI1NiJ9.c2VjcmV0LXRva2Vu.c2ln"
+local KEY = "Basic bXktYXBpLWtleTpzZWNyZXQ="
+
+describe("client over HTTP", function()
+  local srv, client
+
+  setup(function() srv = procs.httpd() end)
+  teardown(function() srv.stop() end)
+  before_each(function() client = basiq.new({ server = srv.url }) end)
+
+  it("returns { data, status, headers } with lower-case header names", function()
+    local res, err = client.auth(TOKEN).getUser({ userId = "u1" })
+    assert.is_nil(err)
+    assert.are.equal(200, res.status)
+    assert.are.equal("yes", res.headers["x-echo"])
+    assert.are.equal("application/json", res.headers["content-type"])
+    assert.are.equal("GET", res.data.method)
+    assert.are.equal("/users/u1", res.data.target)
+    assert.are.equal("application/json", res.data.headers.accept)
+  end)
+
+  it("sends path values percent-encoded, so they cannot change the path", function()
+    local res = assert(client.getAccount({ userId = "../admin", accountId = "a/b?c=d#e" }))
+    assert.are.equal("/users/..%2Fadmin/accounts/a%2Fb%3Fc%3Dd%23e", res.data.target)
+  end)
+
+  it("sends the query in form style", function()
+    local res = assert(client.getTransactions({ userId = "u1", limit = 20, filter = "account.id.eq('a b')" }))
+    assert.are.equal("/users/u1/transactions?limit=20&filter=account.id.eq%28%27a%20b%27%29", res.data.target)
+  end)
+
+  it("sends the API key as given on postToken and a bearer token elsewhere", function()
+    client.auth(KEY)
+    local res = assert(client.postToken({ scope = "SERVER_ACCESS" }, { ["basiq-version"] = "3.0" }))
+    assert.are.equal(KEY, res.data.headers.authorization)
+    assert.are.equal("3.0", res.data.headers["basiq-version"])
+    assert.are.equal("application/x-www-form-urlencoded", res.data.headers["content-type"])
+    assert.are.equal("scope=SERVER_ACCESS", res.data.body)
+    client.auth(TOKEN)
+    res = assert(client.getUser({ userId = "u1" }))
+    assert.are.equal("Bearer " .. TOKEN, res.data.headers.authorization)
+    client.auth("Bearer " .. TOKEN) -- never "Bearer Bearer"
+    res = assert(client.getUser({ userId = "u1" }))
+    assert.are.equal("Bearer " .. TOKEN, res.data.headers.authorization)
+  end)
+
+  it("sends a JSON body and a multipart upload", function()
+    local res = assert(client.createUser({ email = "gavin@hooli.com", firstName = "Gavin" }))
+    assert.are.equal("POST", res.data.method)
+    assert.are.same({ email = "gavin@hooli.com", firstName = "Gavin" }, require("cjson").decode(res.data.body))
+    res = assert(client.createStatement({ institutionId = "AU01001",
+      statement = { data = "date,amount\n", filename = "june.csv" } }, { userId = "u1" }))
+    local body = res.data.body
+    assert.matches("^multipart/form%-data; boundary=", res.data.headers["content-type"])
+    assert.matches('name="institutionId"\r\n\r\nAU01001\r\n', body, 1, true)
+    assert.matches('name="statement"; filename="june.csv"\r\nContent%-Type: text/csv\r\n\r\ndate,amount\n', body)
+  end)
+
+  it("sends DELETE and an empty POST", function()
+    local res = assert(client.deleteUser({ userId = "u1" }))
+    assert.are.equal("DELETE", res.data.method)
+    res = assert(client.refreshConnections({ userId = "u1" }))
+    assert.are.equal("POST", res.data.method)
+    assert.are.equal("0", res.data.headers["content-length"])
+  end)
+
+  it("keeps the connection alive across calls", function()
+    local a = assert(client.getUser({ userId = "u1" }))
+    local b = assert(client.getUser({ userId = "u2" }))
+    assert.are.equal(a.data.peer, b.data.peer)
+  end)
+
+  it("gives the raw text when the answer is not JSON", function()
+    local res = assert(basiq.new({ server = srv.url .. "/text" }).getUser({ userId = "u1" }))
+    assert.are.equal("plain words", res.data)
+  end)
+
+  it("returns nil, err for a Basiq error, with its fields", function()
+    local res, err = basiq.new({ server = srv.url .. "/status/404" }).getUser({ userId = "u1" })
+    assert.is_nil(res)
+    assert.are.equal(404, err.status)
+    assert.are.equal("resource-not-found", err.code)
+    assert.are.equal("Resource not found.", err.title)
+    assert.are.equal("Detail for 404.", err.detail)
+    assert.are.equal("corr-404", err.correlationId)
+    assert.are.equal("list", err.data.type)
+    assert.are.equal("application/json", err.headers["content-type"])
+    assert.are.equal("basiq.getUser: HTTP 404: resource-not-found: Resource not found.: Detail for 404. (correlationId corr-404)",
+      tostring(err))
+    assert.are.equal(err.message, tostring(err))
+  end)
+
+  it("returns nil, err for an HTML error page", function()
+    local res, err = basiq.new({ server = srv.url .. "/html/502" }).getUser({ userId = "u1" })
+    assert.is_nil(res)
+    assert.are.equal(502, err.status)
+    assert.matches("<html>", err.data)
+    assert.are.equal("basiq.getUser: HTTP 502", tostring(err))
+  end)
+
+  it("does not follow redirects", function()
+    local res, err = basiq.new({ server = srv.url .. "/redirect" }).getUser({ userId = "u1" })
+    assert.is_nil(res)
+    assert.are.equal(302, err.status)
+    assert.are.equal("/elsewhere", err.headers.location)
+  end)
+
+  it("returns nil, err when the connection is refused", function()
+    local port = procs.free_port()
+    local res, err = basiq.new({ server = "http://127.0.0.1:" .. port }).getUser({ userId = "u1" })
+    assert.is_nil(res)
+    assert.is_nil(err.status)
+    assert.are.equal("connect", err.code)
+    assert.matches("^basiq.getUser: connect error: .*Couldn't connect to server", tostring(err))
+  end)
+
+  it("returns nil, err when the server does not answer in time", function()
+    local c = basiq.new({ server = srv.url .. "/stall", timeout = 300 })
+    local t0 = socket.gettime()
+    local res, err = c.getUser({ userId = "u1" })
+    assert.is_nil(res)
+    assert.are.equal("timeout", err.code)
+    assert.matches("timed out", err.message)
+    assert.is_true(socket.gettime() - t0 < 5, "the timeout did not bound the call")
+    -- and the client still works afterwards
+    assert(c.server(srv.url).getUser({ userId = "u1" }))
+  end)
+
+  it("never puts a credential in an error or in tostring", function()
+    for _, secret in ipairs({ KEY, TOKEN }) do
+      local c = basiq.new({ server = srv.url .. "/leaky" }).auth(secret)
+      local res, err = c.getUser({ userId = "u1" })
+      assert.is_nil(res)
+      assert.are.equal(401, err.status)
+      local bare = secret:gsub("^Basic ", "")
+      for _, text in ipairs({ tostring(err), err.message, err.title, err.detail, tostring(c) }) do
+        assert.is_nil(text:find(bare, 1, true), "credential leaked into: " .. text)
+      end
+      assert.matches("[redacted]", err.detail, 1, true)
+    end
+  end)
+
+  it("keeps clients independent, and the module is the default client", function()
+    local a = basiq.new({ server = srv.url .. "/status/404" })
+    local b = basiq.new({ server = srv.url })
+    assert.is_nil((a.getUser({ userId = "u1" })))
+    assert.is_table((b.getUser({ userId = "u1" })))
+    assert.are.equal("basiq client (https://au-api.basiq.io)", tostring(basiq))
+    assert.are.equal(basiq, basiq.auth(TOKEN))
+    assert.are.equal(basiq, basiq.config({ timeout = 5000 }))
+  end)
+
+  it("loads the operations of another OpenAPI document", function()
+    local path = os.tmpname()
+    local f = assert(io.open(path, "wb"))
+    f:write(require("cjson").encode({ openapi = "3.0.0", servers = { { url = srv.url .. "/v9" } },
+      paths = { ["/widgets/{widgetId}"] = { get = { operationId = "GetWidget", parameters = {
+        { name = "widgetId", ["in"] = "path", required = true, schema = { type = "string" } } },
+        responses = { ["200"] = { description = "ok" } } } } } }))
+    f:close()
+    local c = basiq.new()
+    assert.are.equal(1, c.load(path))
+    local res = assert(c.getWidget({ widgetId = "w 1" }))
+    assert.are.equal("/v9/widgets/w%201", res.data.target)
+    os.remove(path)
+    local n, err = c.load("/nonexistent.json")
+    assert.is_nil(n)
+    assert.matches("^basiq.load: ", err)
+  end)
+
+  it("refuses a server that is not http or https, and bad options", function()
+    assert.has_error(function() basiq.new({ server = "ftp://127.0.0.1/" }) end,
+      "basiq.new: server must be an http:// or https:// URL")
+    assert.has_error(function() client.config({ timeout = -1 }) end,
+      "basiq.config: option 'timeout' must be a positive number")
+    assert.has_error(function() client.config({ retries = 2, nosuch = 1 }) end)
+  end)
+
+  it("raises programmer mistakes at the caller's line", function()
+    local ok, err = pcall(function() return client.getUser({}) end)
+    assert.is_false(ok)
+    assert.matches("client_spec.lua:%d+: basiq.getUser: missing required parameter 'userId'", err)
+  end)
+end)
+
+describe("core handle", function()
+  it("refuses protocols other than http and https", function()
+    local h = core.new()
+    local ok, msg, code = h:perform({ method = "GET", url = "file:///etc/passwd" })
+    assert.is_nil(ok)
+    assert.matches("not supported", msg)
+    assert.are.equal(1, code) -- CURLE_UNSUPPORTED_PROTOCOL
+  end)
+
+  it("can be closed twice", function()
+    local h = core.new()
+    h:close()
+    h:close()
+    assert.are.equal("basiq.core.easy (closed)", tostring(h))
+    assert.has_error(function() h:perform({ method = "GET", url = "http://127.0.0.1:1/" }) end,
+      "basiq.core: handle is closed")
+    collectgarbage()
+  end)
+
+  it("is closed by a to-be-closed variable", function()
+    if _VERSION ~= "Lua 5.4" then
+      pending("to-be-closed variables need Lua 5.4; this is " .. (jit and jit.version or _VERSION))
+      return
+    end
+    -- compiled at run time: `<close>` is a syntax error for Lua 5.1 and LuaJIT
+    local outer = assert(load([[
+      local core = ...
+      local outer
+      do
+        local h <close> = core.new()
+        outer = h
+      end
+      return outer
+    ]]))(core)
+    assert.are.equal("basiq.core.easy (closed)", tostring(outer))
+  end)
+
+  it("caps the size of a response body", function()
+    local srv = procs.httpd()
+    local h = core.new()
+    local ok, msg = h:perform({ method = "GET", url = srv.url .. "/x", max_body = 10 })
+    srv.stop()
+    assert.is_nil(ok)
+    assert.matches("larger than 10 bytes", msg)
+  end)
+end)

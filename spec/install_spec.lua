@@ -1,0 +1,42 @@
+-- The rockspec installs offline, and the demo runs the quick start.
+local procs = require("support.procs")
+
+local function run(cmd)
+  local p = assert(io.popen(cmd .. " 2>&1; echo \"exit:$?\""))
+  local out = p:read("*a")
+  p:close()
+  local code = tonumber(out:match("exit:(%d+)%s*$"))
+  return code, out
+end
+
+describe("luarocks", function()
+  it("installs the rockspec without network, and the module loads in lua5.4", function()
+    local tree = os.tmpname()
+    os.remove(tree)
+    local code, out = run("luarocks --lua-version=5.4 make --deps-mode=none --tree=" .. tree
+      .. " rockspec/basiq-scm-1.rockspec")
+    assert.are.equal(0, code, out)
+    -- a clean environment: only the tree's paths and the system's
+    code, out = run("cd / && env -u LUA_PATH_5_4 -u LUA_CPATH_5_4 sh -c 'eval \"$(luarocks --lua-version=5.4 --tree="
+      .. tree .. " path)\" && lua5.4 -e \"local b = require [[basiq]]; print(package.searchpath([[basiq.core]], package.cpath)); print(b.getUser ~= nil)\"'")
+    os.execute("rm -rf " .. tree)
+    assert.are.equal(0, code, out)
+    assert.matches(tree .. "/lib/lua/5.4/basiq/core.so", out, 1, true)
+    assert.matches("true", out)
+  end)
+end)
+
+describe("the quick start", function()
+  it("creates Gavin Belson against a Prism mock of the Core API", function()
+    local mock = procs.prism("core.json")
+    mock:ready(120)
+    local root = procs.ROOT
+    local code, out = run("env -u BASIQ_API_KEY BASIQ_SERVER=" .. mock.url
+      .. " LUA_PATH_5_4='" .. root .. "/lua/?.lua;" .. root .. "/lua/?/init.lua;;'"
+      .. " LUA_CPATH_5_4='" .. root .. "/build/lua5.4/?.so;;' lua5.4 examples/quickstart.lua")
+    mock.stop()
+    assert.are.equal(0, code, out)
+    assert.matches("created user %S+ %(HTTP 201%)", out)
+    assert.matches("gavin@hooli.com", out, 1, true)
+  end)
+end)
