@@ -40,3 +40,15 @@ describe("the quick start", function()
     assert.matches("gavin@hooli.com", out, 1, true)
   end)
 end)
+
+describe("the README", function()
+  it("lists every operation in its generated table", function()
+    local readme = procs.read_file(procs.ROOT .. "/README.md")
+    local n = 0
+    for name in pairs(require("basiq.ops.index")) do
+      assert.matches("| `" .. name .. "` |", readme, 1, true)
+      n = n + 1
+    end
+    assert.are.equal(56, n)
+  end)
+end)
