@@ -2,21 +2,36 @@
 #include <curl/curl.h>
 #include "basiq.h"
 
-static int global_ready = 0;
+/* libcurl counts init/cleanup pairs, so each Lua state that loads the
+ * module takes one reference and gives it back when the state closes
+ * (before Lua unloads the library). */
+static int global_gc(lua_State *L) {
+  (void)L;
+  curl_global_cleanup();
+  return 0;
+}
 
 int luaopen_basiq_core(lua_State *L) {
-  if (!global_ready) {
-    CURLcode rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-    if (rc != CURLE_OK) return luaL_error(L, "basiq.core: curl_global_init: %s", curl_easy_strerror(rc));
-    global_ready = 1;
-  }
+  CURLcode rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+  if (rc != CURLE_OK) return luaL_error(L, "basiq.core: curl_global_init: %s", curl_easy_strerror(rc));
+  lua_newuserdata(L, 1);
+  lua_newtable(L);
+  lua_pushcfunction(L, global_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_setmetatable(L, -2);
+  lua_setfield(L, LUA_REGISTRYINDEX, "basiq.core.global");
+
   lua_newtable(L);
   basiq_open_easy(L);
   lua_setfield(L, -2, "new");
   basiq_open_encode(L);
   lua_pushliteral(L, BASIQ_VERSION);
   lua_setfield(L, -2, "version");
-  lua_pushstring(L, curl_version());
-  lua_setfield(L, -2, "curl_version");
+  {
+    /* not curl_version(): it initialises OpenLDAP and SASL, which never free */
+    const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
+    lua_pushfstring(L, "libcurl/%s %s", v->version, v->ssl_version ? v->ssl_version : "no-ssl");
+    lua_setfield(L, -2, "curl_version");
+  }
   return 1;
 }
