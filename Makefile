@@ -43,8 +43,8 @@ ops:
 test: deps
 	$(MAKE) --no-print-directory build
 	$(MAKE) --no-print-directory LUA=luajit build
-	lua5.4 /usr/bin/busted
-	lua5.4 /usr/bin/busted --run=luajit
+	@status=0; lua5.4 /usr/bin/busted || status=1; \
+	  lua5.4 /usr/bin/busted --run=luajit || status=1; exit $$status
 
 demo: deps build
 	@tools/demo.sh

@@ -2,6 +2,7 @@
  * alive. Everything read from Lua is read before curl_easy_perform; the
  * libcurl callbacks only touch C buffers, so no Lua error can longjmp
  * through libcurl frames. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <ctype.h>
@@ -75,12 +76,12 @@ static int l_tostring(lua_State *L) {
 }
 
 static long opt_ms(lua_State *L, int t, const char *k, long def) {
-  long v;
+  lua_Number v;
   lua_getfield(L, t, k);
-  v = lua_isnil(L, -1) ? def : (long)luaL_checknumber(L, -1);
+  v = lua_isnil(L, -1) ? (lua_Number)def : luaL_checknumber(L, -1);
   lua_pop(L, 1);
-  if (v <= 0) luaL_error(L, "basiq.core: %s must be a positive number of milliseconds", k);
-  return v;
+  if (!(v >= 1)) luaL_error(L, "basiq.core: %s must be a positive number of milliseconds", k);
+  return v > 2147483647.0 ? 2147483647L : (long)v; /* no overflowing cast */
 }
 
 static const char *opt_str(lua_State *L, int t, const char *k, size_t *len) {
@@ -206,7 +207,7 @@ static int l_perform(lua_State *L) {
   e->errbuf[0] = '\0';
   e->body.len = e->head.len = 0;
   e->too_big = 0;
-  e->max_body = max_body < 0 ? 0 : (size_t)max_body;
+  e->max_body = !(max_body > 0) ? 0 : max_body >= 4503599627370496.0 ? (size_t)1 << 52 : (size_t)max_body;
   SET(CURLOPT_ERRORBUFFER, e->errbuf);
   SET(CURLOPT_URL, url);
   SET(CURLOPT_NOSIGNAL, 1L);
@@ -260,9 +261,11 @@ static int l_perform(lua_State *L) {
 
 fail:
   lua_pushnil(L);
-  if (e->too_big)
-    lua_pushfstring(L, "response body larger than %d bytes", (int)e->max_body);
-  else
+  if (e->too_big) {
+    char msg[64];
+    snprintf(msg, sizeof msg, "response body larger than %zu bytes", e->max_body);
+    lua_pushstring(L, msg);
+  } else
     lua_pushstring(L, e->errbuf[0] ? e->errbuf : curl_easy_strerror(rc));
   lua_pushinteger(L, (lua_Integer)rc);
   return 3;

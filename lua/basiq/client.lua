@@ -1,6 +1,5 @@
 -- A Basiq client: configuration, credentials and a reused HTTP handle,
 -- with one function per operation, called with a dot: client.getUser{...}.
-local compile = require("basiq.compile")
 local request = require("basiq.request")
 local errors = require("basiq.errors")
 local index = require("basiq.ops.index")
@@ -105,7 +104,7 @@ local function call(state, name, op, server, a, b, nargs)
   req.timeout, req.connect_timeout = state.timeout, state.connectTimeout
   req.max_body, req.cainfo = state.maxBodySize, state.caFile
   local status, headers, body = curl_transport(state, req)
-  if not status then
+  if not status then -- then headers and body are curl's message and result code
     return nil, errors.network(name, headers, body, state.secrets)
   end
   local data = decode(headers, body)
@@ -154,7 +153,7 @@ function M.new(opts, target)
     f:close()
     local doc, jerr = json.decode(text)
     if type(doc) ~= "table" then return nil, "basiq.load: " .. path .. ": invalid JSON: " .. tostring(jerr) end
-    local ok, t = pcall(compile.compile, doc, path)
+    local ok, t = pcall(require("basiq.compile").compile, doc, path)
     if not ok then return nil, "basiq.load: " .. path .. ": " .. tostring(t) end
     local n = 0
     for name, op in pairs(t.ops) do

@@ -118,7 +118,7 @@ end
 local function json_body(name, body, shape)
   local marked, changed = mark(body, shape, {})
   local ok, s = pcall(json.encode, marked)
-  if not ok then return fail(name, "body cannot be encoded as JSON (%s)", tostring(s):gsub("^.-: ", "")) end
+  if not ok then return fail(name, "body cannot be encoded as JSON (%s)", (tostring(s):gsub("^.-: ", ""))) end
   if changed then s = s:gsub(EMPTY_JSON:gsub("%p", "%%%0"), "[]") end
   return s
 end
