@@ -161,6 +161,8 @@ describe("client over HTTP", function()
     local path = os.tmpname()
     local f = assert(io.open(path, "wb"))
     f:write(require("cjson").encode({ openapi = "3.0.0", servers = { { url = srv.url .. "/v9" } },
+      components = { securitySchemes = { k = { type = "apiKey", name = "api_key", ["in"] = "query" } } },
+      security = { { k = {} } },
       paths = { ["/widgets/{widgetId}"] = { get = { operationId = "GetWidget", parameters = {
         { name = "widgetId", ["in"] = "path", required = true, schema = { type = "string" } } },
         responses = { ["200"] = { description = "ok" } } } } } }))
@@ -169,6 +171,8 @@ describe("client over HTTP", function()
     assert.are.equal(1, c.load(path))
     local res = assert(c.getWidget({ widgetId = "w 1" }))
     assert.are.equal("/v9/widgets/w%201", res.data.target)
+    res = assert(c.auth("k&y").getWidget({ widgetId = "w" }))
+    assert.are.equal("/v9/widgets/w?api_key=k%26y", res.data.target)
     os.remove(path)
     local n, err = c.load("/nonexistent.json")
     assert.is_nil(n)
@@ -181,6 +185,16 @@ describe("client over HTTP", function()
     assert.has_error(function() client.config({ timeout = -1 }) end,
       "basiq.config: option 'timeout' must be a positive number")
     assert.has_error(function() client.config({ retries = 2, nosuch = 1 }) end)
+  end)
+
+  it("calls any operation by name, with the same convention", function()
+    local res = assert(client.call("getUser", { userId = "u1" }))
+    assert.are.equal("/users/u1", res.data.target)
+    res = assert(client.call("updateUser", { userId = "in-body" }, { userId = "u2" }))
+    assert.are.equal("/users/u2", res.data.target)
+    assert.are.equal('{"userId":"in-body"}', res.data.body)
+    assert.has_error(function() client.call("noSuchOperation") end, "basiq.call: unknown operation 'noSuchOperation'")
+    assert.is_nil(client.noSuchOperation)
   end)
 
   it("raises programmer mistakes at the caller's line", function()

@@ -7,6 +7,7 @@ local cjson_safe = require("cjson.safe")
 
 local json = cjson_safe.new()
 local build, Error = request.build, errors.Error
+local escape = require("basiq.core").escape
 local type, select, setmetatable, error = type, select, setmetatable, error
 
 local M = {}
@@ -16,19 +17,15 @@ local OPTIONS = { -- config key -> check
   timeout = "ms", connectTimeout = "ms", maxBodySize = "bytes", caFile = "string",
 }
 
-local apis = {} -- API name -> its generated table, loaded on first use
-
+-- Each API's table is required the first time one of its operations is used.
 local function find_op(state, name)
   local extra = state.extra[name]
   if extra then return extra.op, extra.server end
   local api = index[name]
   if not api then return nil end
-  local t = apis[api]
-  if not t then
-    t = require("basiq.ops." .. api)
-    apis[api] = t
-  end
-  return t.ops[name], t.servers[1]
+  local t = require("basiq.ops." .. api)
+  local op = t.ops[name]
+  return op, op.servers and op.servers[1] or t.servers[1]
 end
 
 local function check_server(who, url)
@@ -61,19 +58,25 @@ end
 
 -- Authorization for one operation, as the `api` SDK applies auth(): an
 -- apiKey scheme gets the value as given, bearer gets "Bearer <value>".
-local function apply_auth(state, op, headers)
+local function apply_auth(state, op, req)
   local cred = state.credential
   local scheme = op.security[1]
   if not cred or not scheme then return end
-  local kind, value = scheme.kind, cred
+  local kind, value, name = scheme.kind, cred, "Authorization"
   if kind == "bearer" then
     value = "Bearer " .. (cred:match("^[Bb]earer%s+(.*)$") or cred)
   elseif kind == "basic" then
     value = cred:match("^[Bb]asic%s") and cred or "Basic " .. cred
-  elseif kind == "apiKey" and scheme["in"] ~= "header" then
-    return -- query/cookie API keys: Basiq has none
+  elseif kind == "apiKey" then
+    name = scheme.name
+    if scheme["in"] == "query" then -- not in Basiq's APIs; documents loaded with basiq.load
+      req.path = req.path .. (req.path:find("?", 1, true) and "&" or "?") .. escape(name) .. "=" .. escape(value)
+      return
+    elseif scheme["in"] == "cookie" then
+      name, value = "Cookie", name .. "=" .. escape(value)
+    end
   end
-  headers[#headers + 1] = (kind == "apiKey" and scheme.name or "Authorization") .. ": " .. value
+  req.headers[#req.headers + 1] = name .. ": " .. value
 end
 
 local function decode(headers, body)
@@ -99,7 +102,7 @@ end
 local function call(state, name, op, server, a, b, nargs)
   local req, msg = build(name, op, a, b, nargs)
   if not req then error(msg, 3) end
-  apply_auth(state, op, req.headers)
+  apply_auth(state, op, req)
   req.url = (state.server or server or DEFAULT_SERVER) .. req.path
   req.timeout, req.connect_timeout = state.timeout, state.connectTimeout
   req.max_body, req.cainfo = state.maxBodySize, state.caFile
@@ -157,7 +160,7 @@ function M.new(opts, target)
     if not ok then return nil, "basiq.load: " .. path .. ": " .. tostring(t) end
     local n = 0
     for name, op in pairs(t.ops) do
-      state.extra[name] = { op = op, server = t.servers[1] }
+      state.extra[name] = { op = op, server = op.servers and op.servers[1] or t.servers[1] }
       if rawget(client, name) and not M.RESERVED[name] then rawset(client, name, nil) end
       n = n + 1
     end
@@ -168,7 +171,8 @@ function M.new(opts, target)
   function client.call(name, ...)
     local op, server = find_op(state, name)
     if not op then error("basiq.call: unknown operation '" .. tostring(name) .. "'", 2) end
-    return call(state, name, op, server, ...)
+    local a, b = ...
+    return call(state, name, op, server, a, b, select("#", ...))
   end
 
   function client.new(o) return M.new(o) end
