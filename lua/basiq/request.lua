@@ -288,16 +288,15 @@ function M.build(name, op, a, b, nargs)
   if q then path = path .. "?" .. concat(q, "&") end
 
   local headers = {}
-  local accept_p = plan.accept_p
-  for i = 0, #plan.header do
-    local p = plan.header[i] or accept_p
-    local vs = p and vals[p]
-    if vs then
-      local v = concat(vs, ",")
-      if v:find("[\r\n%z]") then return fail(name, "parameter '%s' contains CR, LF or NUL", p.name) end
-      headers[#headers + 1] = (i == 0 and "Accept" or p.name) .. ": " .. v
-    elseif i == 0 and op.accept then
-      headers[1] = "Accept: " .. op.accept
+  local accept = plan.accept_p and vals[plan.accept_p]
+  accept = accept and concat(accept, ",") or op.accept
+  if accept then headers[1] = "Accept: " .. accept end
+  for _, p in ipairs(plan.header) do
+    if vals[p] then headers[#headers + 1] = p.name .. ": " .. concat(vals[p], ",") end
+  end
+  for _, h in ipairs(headers) do
+    if h:find("[\r\n%z]") then
+      return fail(name, "parameter '%s' contains CR, LF or NUL", h:match("^[^:]+"):lower())
     end
   end
   if plan.cookie[1] then
@@ -315,17 +314,21 @@ function M.build(name, op, a, b, nargs)
       if spec.required then return fail(name, "missing required request body") end
     else
       local media, err = spec.media, nil
-      if media:find("json", 1, true) then
-        if type(body) ~= "table" then return fail(name, "body must be a table, got %s", type(body)) end
+      local is_json = media:find("json", 1, true)
+      local is_form = media == "application/x-www-form-urlencoded"
+      local is_multipart = media:find("^multipart/")
+      if (is_json or is_form or is_multipart) and type(body) ~= "table" then
+        return fail(name, "body must be a table, got %s", type(body))
+      end
+      if is_json then
         req.body, err = json_body(name, body, spec.shape)
-      elseif media == "application/x-www-form-urlencoded" then
-        if type(body) ~= "table" then return fail(name, "body must be a table, got %s", type(body)) end
+      elseif is_form then
         req.body, err = form_body(name, body)
-      elseif media:find("^multipart/") then
-        if type(body) ~= "table" then return fail(name, "body must be a table, got %s", type(body)) end
+      elseif is_multipart then
         req.mime, err = multipart_body(name, body, spec.fields)
+      elseif type(body) ~= "string" then
+        return fail(name, "body must be a string for %s", media)
       else
-        if type(body) ~= "string" then return fail(name, "body must be a string for %s", media) end
         req.body = body
       end
       if err then return nil, err end
