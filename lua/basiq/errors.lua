@@ -1,5 +1,6 @@
 -- Error values returned as the second result (`nil, err`) for HTTP and
--- network failures. Their text never carries a credential.
+-- network failures. Nothing in them carries a credential, even when a
+-- server echoes one back.
 local M = {}
 
 local Error = { __name = "basiq.error" }
@@ -30,6 +31,14 @@ local function redact(s, secrets)
 end
 M.redact = redact
 
+-- The same through a decoded body or header table (ours, fresh: changed in place).
+local function redact_deep(v, secrets, depth)
+  if type(v) == "string" then return redact(v, secrets) end
+  if type(v) ~= "table" or depth > 32 then return v end
+  for k, item in pairs(v) do v[k] = redact_deep(item, secrets, depth + 1) end
+  return v
+end
+
 function M.network(opname, msg, curlcode, secrets)
   local code = CURL_KINDS[curlcode] or "network"
   if code == "too-large" and not tostring(msg):find("larger than", 1, true) then code = "network" end
@@ -48,6 +57,9 @@ end
 -- Basiq errors: { type = "list", correlationId, data = { { code, title, detail }, ... } };
 -- RFC 7807 problem details (Prism, proxies) carry title/detail at the top.
 function M.http(opname, status, headers, data, secrets)
+  if secrets and secrets[1] then
+    data, headers = redact_deep(data, secrets, 0), redact_deep(headers, secrets, 0)
+  end
   local e = setmetatable({ status = status, headers = headers, data = data }, Error)
   if type(data) == "table" then
     local first = type(data.data) == "table" and data.data[1]
