@@ -4,10 +4,8 @@ SPEC_DIR ?= $(or $(BASIQ_SPEC_DIR),../shared/basiq-openapi)
 
 ifeq ($(LUA),luajit)
   LUA_INC ?= /usr/include/luajit-2.1
-  LUA_VER := 5.1
 else
   LUA_INC ?= /usr/include/lua5.4
-  LUA_VER := 5.4
 endif
 
 BUILD   := build/$(LUA)
@@ -18,7 +16,7 @@ CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu99 -fPIC -Wall -Wextra -Werror -I$(LUA_INC)
 LDLIBS  := -lcurl
 
-export LUA_PATH_5_4  := $(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;$(CURDIR)/spec/?.lua;;
+export LUA_PATH_5_4  := $(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;;
 export LUA_CPATH_5_4 := $(CURDIR)/$(BUILD)/?.so;;
 export BASIQ_SPEC_DIR := $(abspath $(SPEC_DIR))
 
@@ -47,7 +45,7 @@ test: deps
 	  lua5.4 /usr/bin/busted --run=luajit || status=1; exit $$status
 
 demo: deps build
-	@tools/demo.sh
+	@LUA_PATH_5_4="$(CURDIR)/spec/?.lua;$$LUA_PATH_5_4" lua5.4 tools/demo.lua
 
 clean:
 	rm -rf build

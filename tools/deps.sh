@@ -7,8 +7,6 @@ cd "$(dirname "$0")/.."
 pkgs=(lua5.4 liblua5.4-dev libcurl4-openssl-dev lua-cjson lua-busted lua-socket luarocks gcc make openssl
       luajit2 libluajit2-5.1-dev)
 command -v npm >/dev/null 2>&1 || pkgs+=(nodejs npm)
-command -v curl >/dev/null 2>&1 || pkgs+=(curl)
-for extra in ${BASIQ_EXTRA_PKGS:-}; do pkgs+=("$extra"); done
 
 missing=()
 for p in "${pkgs[@]}"; do

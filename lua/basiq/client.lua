@@ -6,7 +6,7 @@ local index = require("basiq.ops.index")
 local cjson_safe = require("cjson.safe")
 
 local json = cjson_safe.new()
-local build, Error = request.build, errors.Error
+local build = request.build
 local escape = require("basiq.core").escape
 local type, select, setmetatable, error = type, select, setmetatable, error
 
@@ -62,11 +62,9 @@ local function apply_auth(state, op, req)
   local cred = state.credential
   local scheme = op.security[1]
   if not cred or not scheme then return end
-  local kind, value, name = scheme.kind, cred, "Authorization"
-  if kind == "bearer" then
-    value = "Bearer " .. (cred:match("^[Bb]earer%s+(.*)$") or cred)
-  elseif kind == "basic" then
-    value = cred:match("^[Bb]asic%s") and cred or "Basic " .. cred
+  local kind, value, name = scheme.kind, cred.raw, "Authorization"
+  if kind == "bearer" or kind == "basic" then
+    value = cred[kind]
   elseif kind == "apiKey" then
     name = scheme.name
     if scheme["in"] == "query" then -- not in Basiq's APIs; documents loaded with basiq.load
@@ -121,17 +119,19 @@ function M.new(opts, target)
   if opts ~= nil and type(opts) ~= "table" then error("basiq.new: options must be a table", 2) end
   local state = { extra = {}, timeout = 60000, connectTimeout = 10000, secrets = {} }
   local client = target or {}
-
-  local function set_credential(value)
-    state.credential = value
-    state.secrets = { value, value:match("^%a+%s+(.+)$") }
-  end
+  local helpers = {} -- the functions defined below (and _VERSION): never operations
 
   function client.auth(value)
     if type(value) ~= "string" or value == "" or value:find("[\r\n%z]") then
       error("basiq.auth: credential must be a non-empty string without CR, LF or NUL", 2)
     end
-    set_credential(value)
+    -- the header value for each scheme, worked out once per credential
+    state.credential = {
+      raw = value,
+      bearer = "Bearer " .. (value:match("^[Bb]earer%s+(.*)$") or value),
+      basic = value:match("^[Bb]asic%s") and value or "Basic " .. value,
+    }
+    state.secrets = { value, value:match("^%a+%s+(.+)$") }
     return client
   end
 
@@ -161,7 +161,7 @@ function M.new(opts, target)
     local n = 0
     for name, op in pairs(t.ops) do
       state.extra[name] = { op = op, server = op.servers and op.servers[1] or t.servers[1] }
-      if rawget(client, name) and not M.RESERVED[name] then rawset(client, name, nil) end
+      if not helpers[name] then rawset(client, name, nil) end -- drop a cached function
       n = n + 1
     end
     return n
@@ -181,6 +181,8 @@ function M.new(opts, target)
   function client.close()
     if state.handle then state.handle:close(); state.handle = nil end
   end
+
+  for k in pairs(client) do helpers[k] = true end
 
   if opts then
     set_options("new", state, opts)
@@ -205,7 +207,5 @@ function M.new(opts, target)
   })
 end
 
-M.RESERVED = { auth = true, server = true, config = true, load = true, call = true, new = true, close = true }
-M.Error = Error
 
 return M

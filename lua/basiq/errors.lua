@@ -3,10 +3,7 @@
 -- server echoes one back.
 local M = {}
 
-local Error = { __name = "basiq.error" }
-Error.__index = Error
-Error.__tostring = function(e) return e.message end
-M.Error = Error
+local Error = { __name = "basiq.error", __tostring = function(e) return e.message end }
 
 -- curl result codes worth a name of their own; anything else is "network".
 local CURL_KINDS = {

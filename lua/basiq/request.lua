@@ -46,7 +46,6 @@ local function plan_of(op)
   plans[op] = plan
   return plan
 end
-M.plan_of = plan_of
 
 -- A scalar as the text that goes on the wire; nil for anything else.
 local function scalar(v)
@@ -64,7 +63,6 @@ local function scalar(v)
   end
   return nil
 end
-M.scalar = scalar
 
 -- A parameter value: a scalar or a sequence of scalars -> list of strings.
 local function values_of(v)
@@ -92,24 +90,13 @@ local EMPTY_JSON = json.encode(EMPTY)
 -- Copies v where the schema says an array is, swapping empty tables for a
 -- marker that becomes [] after encoding (cjson writes {} for them).
 local function mark(v, shape, seen)
-  if type(v) ~= "table" or not shape then return v, false end
-  if shape.t == "a" then
-    if next(v) == nil then return EMPTY, true end
-    if not shape.i then return v, false end
-    if seen[v] then return v, false end
-    seen[v] = true
-    local copy, changed = {}, false
-    for k, item in pairs(v) do
-      local m, c = mark(item, shape.i, seen)
-      copy[k], changed = m, changed or c
-    end
-    return changed and copy or v, changed
-  end
-  if seen[v] then return v, false end
-  seen[v] = true
+  if type(v) ~= "table" or not shape or seen[v] then return v, false end
+  local array = shape.t == "a"
+  if array and next(v) == nil then return EMPTY, true end
+  seen[v] = true -- cycles are left for cjson to refuse
   local copy, changed = {}, false
   for k, item in pairs(v) do
-    local m, c = mark(item, shape.p[k], seen)
+    local m, c = mark(item, array and shape.i or shape.p and shape.p[k], seen)
     copy[k], changed = m, changed or c
   end
   return changed and copy or v, changed
@@ -168,9 +155,6 @@ local function multipart_body(name, body, fields)
         part.filename = k
       elseif type(v) == "table" and (type(v.path) == "string" or type(v.data) == "string") then
         local fname = v.filename or (v.path and v.path:match("([^/\\]+)$")) or k
-        if v.filename ~= nil and type(v.filename) ~= "string" then
-          return fail(name, "body field '%s': filename must be a string", k)
-        end
         if v.path then
           local f = io.open(v.path, "rb")
           if not f then return fail(name, "body field '%s': cannot open file", k) end
@@ -207,10 +191,6 @@ local function all_params(plan, t)
   return true
 end
 
-local function bad_value(name, key)
-  return fail(name, "parameter '%s' must be a string, number, boolean or array of them", key)
-end
-
 -- Returns req = { method, path (with query), headers = {...}, body?, mime? }
 -- or nil, message for a programmer mistake (the caller raises it).
 function M.build(name, op, a, b, nargs)
@@ -236,7 +216,9 @@ function M.build(name, op, a, b, nargs)
       local p = plan.byname[k] or plan.bylower[k:lower()]
       if not p then return fail(name, "unknown parameter '%s'", k) end
       local vs = values_of(v)
-      if not vs then return bad_value(name, k) end
+      if not vs then
+        return fail(name, "parameter '%s' must be a string, number, boolean or array of them", k)
+      end
       vals[p] = vs
     end
   end

@@ -3,7 +3,11 @@ local socket = require("socket")
 
 local M = {}
 
-local ROOT = os.getenv("PWD") or "."
+-- the project root, from this file's own path (spec/support/procs.lua)
+local ROOT = debug.getinfo(1, "S").source:match("^@(.-)/?spec/support/procs%.lua$") or ""
+if ROOT:sub(1, 1) ~= "/" then
+  ROOT = (os.getenv("PWD") or ".") .. (ROOT == "" and "" or "/" .. ROOT)
+end
 M.ROOT = ROOT
 M.SPEC_DIR = os.getenv("BASIQ_SPEC_DIR") or (ROOT .. "/../shared/basiq-openapi")
 
