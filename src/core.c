@@ -1,6 +1,29 @@
 /* basiq.core: the C half of the SDK (HTTP through libcurl, encoders). */
+#include <errno.h>
+#include <time.h>
 #include <curl/curl.h>
 #include "basiq.h"
+
+/* core.now() -> seconds on a monotonic clock: token lifetimes and retry
+ * deadlines must not jump with the wall clock. */
+static int l_now(lua_State *L) {
+  struct timespec ts;
+  if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0) return luaL_error(L, "basiq.core: clock_gettime failed");
+  lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec / 1e9);
+  return 1;
+}
+
+/* core.sleep(seconds): blocking; used between retries outside nginx. */
+static int l_sleep(lua_State *L) {
+  lua_Number s = luaL_checknumber(L, 1);
+  struct timespec ts;
+  if (!(s > 0)) return 0;
+  if (s > 86400) s = 86400;
+  ts.tv_sec = (time_t)s;
+  ts.tv_nsec = (long)((s - (lua_Number)ts.tv_sec) * 1e9);
+  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
+  return 0;
+}
 
 /* libcurl counts init/cleanup pairs, so each Lua state that loads the
  * module takes one reference and gives it back when the state closes
@@ -25,6 +48,10 @@ int luaopen_basiq_core(lua_State *L) {
   basiq_open_easy(L);
   lua_setfield(L, -2, "new");
   basiq_open_encode(L);
+  lua_pushcfunction(L, l_now);
+  lua_setfield(L, -2, "now");
+  lua_pushcfunction(L, l_sleep);
+  lua_setfield(L, -2, "sleep");
   lua_pushliteral(L, BASIQ_VERSION);
   lua_setfield(L, -2, "version");
   {

@@ -2,20 +2,27 @@
 -- with one function per operation, called with a dot: client.getUser{...}.
 local request = require("basiq.request")
 local errors = require("basiq.errors")
+local token = require("basiq.token")
 local index = require("basiq.ops.index")
 local cjson_safe = require("cjson.safe")
+local core = require("basiq.core")
 
 local json = cjson_safe.new()
 local build = request.build
-local escape = require("basiq.core").escape
+local escape = core.escape
 local type, select, setmetatable, error = type, select, setmetatable, error
+local min, random = math.min, math.random
 
 local M = {}
 
 local DEFAULT_SERVER = "https://au-api.basiq.io"
 local OPTIONS = { -- config key -> check
-  timeout = "ms", connectTimeout = "ms", maxBodySize = "bytes", caFile = "string",
+  timeout = "ms", attemptTimeout = "ms", connectTimeout = "ms", maxBodySize = "bytes", caFile = "string",
+  retries = "count", retryDelay = "ms", retryMaxDelay = "ms", allowInsecureHttp = "boolean",
+  transport = "transport",
 }
+local RETRY_STATUS = { [429] = true, [502] = true, [503] = true, [504] = true }
+local TOKEN_VERSION = { ["basiq-version"] = "3.0" }
 
 -- Each API's table is required the first time one of its operations is used.
 local function find_op(state, name)
@@ -40,13 +47,21 @@ local function set_options(who, state, opts)
     local kind = OPTIONS[k]
     if k == "server" then
       state.server = check_server(who, v)
-    elseif k == "auth" then
+    elseif k == "auth" or k == "apiKey" then
       -- handled by the caller
     elseif not kind then
       error(string.format("basiq.%s: unknown option '%s'", who, tostring(k)), 3)
-    elseif kind == "string" then
-      if type(v) ~= "string" then error(string.format("basiq.%s: option '%s' must be a string", who, k), 3) end
+    elseif kind == "string" or kind == "boolean" then
+      if type(v) ~= kind then error(string.format("basiq.%s: option '%s' must be a %s", who, k, kind), 3) end
       state[k] = v
+    elseif kind == "count" then
+      if type(v) ~= "number" or v < 0 or v > 10 or v % 1 ~= 0 then
+        error(string.format("basiq.%s: option '%s' must be an integer from 0 to 10", who, k), 3)
+      end
+      state[k] = v
+    elseif kind == "transport" then
+      state.transport = M.transport(who, v)
+      state.store = (state.transport.store or token.memory_store)()
     else
       if type(v) ~= "number" or v <= 0 or v ~= v or v == math.huge then
         error(string.format("basiq.%s: option '%s' must be a positive number", who, k), 3)
@@ -54,6 +69,35 @@ local function set_options(who, state, opts)
       state[k] = v
     end
   end
+end
+
+-- Where requests go. A transport is { request = fn(state, req) -> status,
+-- headers, body | nil, msg, curlcode, sent; now = fn() -> seconds; sleep =
+-- fn(seconds); store = fn() -> token store (optional) }.
+local CURL = {
+  name = "curl", now = core.now, sleep = core.sleep,
+  request = function(state, req)
+    local h = state.handle
+    if not h then
+      h = core.new()
+      state.handle = h
+    end
+    return h:perform(req)
+  end,
+}
+
+-- basiq.config{ transport = "curl" | table | function(req) }: a function is
+-- the request step alone and keeps the libcurl clock.
+function M.transport(who, v)
+  if v == "curl" then return CURL end
+  if type(v) == "function" then
+    return { name = "custom", now = CURL.now, sleep = CURL.sleep, request = function(_, req) return v(req) end }
+  end
+  if type(v) == "table" and type(v.request) == "function" then
+    return { name = v.name or "custom", now = v.now or CURL.now, sleep = v.sleep or CURL.sleep,
+             request = v.request, store = v.store }
+  end
+  error("basiq." .. who .. ": option 'transport' must be \"curl\", a function or a table with request()", 4)
 end
 
 -- Authorization for one operation, as the `api` SDK applies auth(): an
@@ -87,52 +131,197 @@ local function decode(headers, body)
   return body
 end
 
-local function curl_transport(state, req)
-  local h = state.handle
-  if not h then
-    h = require("basiq.core").new()
-    state.handle = h
-  end
-  return h:perform(req)
+-- Credentials go over plain http only to loopback, unless the user opted in.
+local function insecure(url)
+  local host = url:match("^[Hh][Tt][Tt][Pp]://([^/?#]*)")
+  if not host then return false end
+  host = host:gsub("^.*@", ""):gsub(":%d*$", ""):lower()
+  return not (host == "localhost" or host == "[::1]" or host:match("^127%.%d+%.%d+%.%d+$"))
 end
 
--- The one place every operation goes through.
+-- Seconds to wait from a Retry-After header (delta-seconds or an HTTP date).
+local MONTHS = { Jan = 1, Feb = 2, Mar = 3, Apr = 4, May = 5, Jun = 6, Jul = 7, Aug = 8, Sep = 9, Oct = 10, Nov = 11, Dec = 12 }
+local function retry_after(v)
+  if not v then return nil end
+  local n = v:match("^%s*(%d+)%s*$")
+  if n then return tonumber(n) end
+  local d, mon, y, hh, mm, ss = v:match("(%d+) (%a+) (%d+) (%d+):(%d+):(%d+) GMT")
+  if not (d and MONTHS[mon]) then return nil end
+  local utc = { year = tonumber(y), month = MONTHS[mon], day = tonumber(d), hour = tonumber(hh), min = tonumber(mm), sec = tonumber(ss) }
+  local now = os.time()
+  -- os.time reads its table as local time; correct by this zone's offset
+  local offset = os.time(os.date("*t", now)) - os.time(os.date("!*t", now))
+  return math.max(0, os.time(utc) + offset - now)
+end
+
+-- A 403 that says the bearer token expired (Basiq's wording varies).
+local function token_expired(err)
+  local text = ((err.title or "") .. " " .. (err.detail or "")):lower()
+  return text:find("expired", 1, true) and text:find("token", 1, true)
+end
+
+local function credential_secrets(state)
+  local list = {}
+  for i, v in ipairs(state.secrets) do list[i] = v end
+  for _, v in ipairs(state.issued) do list[#list + 1] = v end
+  return list
+end
+
+-- Tokens the client has used, so errors can redact them (a short ring).
+local function note_token(state, tok)
+  local issued = state.issued
+  for i = 1, #issued do if issued[i] == tok then return end end
+  table.insert(issued, 1, tok)
+  issued[17] = nil
+end
+
+-- Sends req (built by request.build) with retries, bounded by deadline
+-- (transport seconds). Auto-token calls renew and repeat once on a refusal.
+local function run(state, name, op, server, req, deadline)
+  local t = state.transport
+  local scheme = op.security[1]
+  local auto = state.apikey and scheme and scheme.kind == "bearer"
+  local base = state.server or server or DEFAULT_SERVER
+  local safe = op.method == "GET" or op.method == "DELETE" or op.method == "HEAD" or name == "postToken"
+  local nh = #req.headers
+  if not auto then apply_auth(state, op, req) end -- may add to the query
+  req.url = base .. req.path
+  req.max_body, req.cainfo = state.maxBodySize, state.caFile
+  local retried, renewed, tok = 0, false, nil
+  while true do
+    if auto then
+      local terr
+      tok, terr = M.server_token(state, deadline)
+      if not tok then return nil, errors.wrap(name, terr, "could not get a token", credential_secrets(state)) end
+      req.headers[nh + 1] = "Authorization: Bearer " .. tok
+    end
+    local left = deadline - t.now()
+    if left <= 0 then
+      return nil, errors.network(name, "the call's time budget ran out", 28, nil)
+    end
+    local left_ms = math.max(1, math.floor(left * 1000))
+    req.timeout = min(state.attemptTimeout or state.timeout, left_ms)
+    req.connect_timeout = min(state.connectTimeout, left_ms)
+    local status, headers, body, sent = t.request(state, req)
+    local err, wait
+    if status then
+      local data = decode(headers, body)
+      if status >= 200 and status < 300 then
+        return { data = data, status = status, headers = headers }
+      end
+      err = errors.http(name, status, headers, data, credential_secrets(state))
+      if auto and not renewed and (status == 401 or status == 403 and token_expired(err)) then
+        -- a refused call did nothing, so repeating it once is safe
+        renewed = true
+        state.store.drop("SERVER_ACCESS", tok)
+        wait = 0
+      elseif safe and RETRY_STATUS[status] then
+        wait = retry_after(headers["retry-after"])
+      else
+        return nil, err
+      end
+    else
+      err = errors.network(name, headers, body, credential_secrets(state))
+      if not (safe or sent == false) then return nil, err end
+    end
+    if wait ~= 0 then
+      if retried >= state.retries then return nil, err end
+      retried = retried + 1
+      -- exponential backoff with full jitter, unless the server said when
+      wait = wait or random() * min(state.retryMaxDelay, state.retryDelay * 2 ^ (retried - 1)) / 1000
+      if t.now() + wait >= deadline then return nil, err end
+      t.sleep(wait)
+    end
+  end
+end
+
 local function call(state, name, op, server, a, b, nargs)
   local req, msg = build(name, op, a, b, nargs)
   if not req then error(msg, 3) end
-  apply_auth(state, op, req)
-  req.url = (state.server or server or DEFAULT_SERVER) .. req.path
-  req.timeout, req.connect_timeout = state.timeout, state.connectTimeout
-  req.max_body, req.cainfo = state.maxBodySize, state.caFile
-  local status, headers, body = curl_transport(state, req)
-  if not status then -- then headers and body are curl's message and result code
-    return nil, errors.network(name, headers, body, state.secrets)
+  if (state.credential and op.security[1]) and not state.allowInsecureHttp
+      and insecure(state.server or server or DEFAULT_SERVER) then
+    error("basiq." .. name .. ": refusing to send credentials over plain http to a host other than loopback;"
+      .. " use https, or basiq.config{ allowInsecureHttp = true }", 3)
   end
-  local data = decode(headers, body)
-  if status >= 200 and status < 300 then
-    return { data = data, status = status, headers = headers }
+  return run(state, name, op, server, req, state.transport.now() + state.timeout / 1000)
+end
+
+-- POST /token with the API key; returns token, expires_in | nil, err.
+function M.fetch_token(state, form, deadline)
+  local op, server = find_op(state, "postToken")
+  local req = assert(build("postToken", op, form, TOKEN_VERSION, 2))
+  local res, err = run(state, "postToken", op, server, req, deadline)
+  if not res then return nil, err end
+  local d = res.data
+  if type(d) ~= "table" or type(d.access_token) ~= "string" or d.access_token == ""
+      or d.access_token:find("[%c ]") or type(d.expires_in) ~= "number" or d.expires_in <= 0 then
+    return nil, errors.http("postToken", res.status, res.headers, "unexpected token response", credential_secrets(state))
   end
-  return nil, errors.http(name, status, headers, data, state.secrets)
+  note_token(state, d.access_token)
+  return d.access_token, d.expires_in
+end
+
+function M.server_token(state, deadline)
+  local tok, err = token.get(state.store, state.transport, "SERVER_ACCESS", function()
+    return M.fetch_token(state, { scope = "SERVER_ACCESS" }, deadline)
+  end, deadline)
+  if tok then note_token(state, tok) end
+  return tok, err
 end
 
 function M.new(opts, target)
   if opts ~= nil and type(opts) ~= "table" then error("basiq.new: options must be a table", 2) end
-  local state = { extra = {}, timeout = 60000, connectTimeout = 10000, secrets = {} }
+  local state = {
+    extra = {}, timeout = 60000, connectTimeout = 10000, secrets = {}, issued = {},
+    retries = 2, retryDelay = 100, retryMaxDelay = 2000, transport = CURL, store = token.memory_store(),
+  }
   local client = target or {}
   local helpers = {} -- the functions defined below (and _VERSION): never operations
 
-  function client.auth(value)
+  -- "Basic <key>" is an API key: bearer calls then get automatic tokens.
+  -- Anything else is used as given (the `api` SDK's manual flow).
+  local function set_credential(who, value, apikey)
     if type(value) ~= "string" or value == "" or value:find("[\r\n%z]") then
-      error("basiq.auth: credential must be a non-empty string without CR, LF or NUL", 2)
+      error("basiq." .. who .. ": credential must be a non-empty string without CR, LF or NUL", 3)
     end
+    local bare = value:match("^%a+%s+(.+)$")
+    if apikey and not value:match("^[Bb]asic%s") then value, bare = "Basic " .. value, value end
     -- the header value for each scheme, worked out once per credential
     state.credential = {
       raw = value,
       bearer = "Bearer " .. (value:match("^[Bb]earer%s+(.*)$") or value),
       basic = value:match("^[Bb]asic%s") and value or "Basic " .. value,
     }
-    state.secrets = { value, value:match("^%a+%s+(.+)$") }
+    state.secrets = { value, bare }
+    local key = value:match("^[Bb]asic%s") and value or nil
+    if key ~= state.apikey then -- tokens belong to the key they came from
+      state.apikey = key
+      state.store = (state.transport.store or token.memory_store)()
+      state.issued = {}
+    end
+  end
+
+  function client.auth(value)
+    set_credential("auth", value, false)
     return client
+  end
+
+  -- A CLIENT_ACCESS token bound to userId (for Basiq's Consent UI), cached
+  -- per user and renewed like the server token: token | nil, err.
+  function client.clientToken(userId)
+    if type(userId) ~= "string" or userId == "" or userId:find("[%c]") then
+      error("basiq.clientToken: userId must be a non-empty string", 2)
+    end
+    if not state.apikey then
+      error("basiq.clientToken: needs an API key: basiq.auth(\"Basic <key>\") or basiq.new{ apiKey = ... }", 2)
+    end
+    local deadline = state.transport.now() + state.timeout / 1000
+    local tok, err = token.get(state.store, state.transport, "CLIENT_ACCESS:" .. userId, function()
+      return M.fetch_token(state, { scope = "CLIENT_ACCESS", userId = userId }, deadline)
+    end, deadline)
+    if not tok then return nil, errors.wrap("clientToken", err, "could not get a token", credential_secrets(state)) end
+    note_token(state, tok)
+    return tok
   end
 
   function client.server(url)
@@ -142,7 +331,9 @@ function M.new(opts, target)
 
   function client.config(o)
     if type(o) ~= "table" then error("basiq.config: options must be a table", 2) end
-    if o.server ~= nil or o.auth ~= nil then error("basiq.config: use basiq.server() and basiq.auth()", 2) end
+    if o.server ~= nil or o.auth ~= nil or o.apiKey ~= nil then
+      error("basiq.config: use basiq.server() and basiq.auth()", 2)
+    end
     set_options("config", state, o)
     return client
   end
@@ -186,7 +377,9 @@ function M.new(opts, target)
 
   if opts then
     set_options("new", state, opts)
-    if opts.auth ~= nil then client.auth(opts.auth) end
+    if opts.auth ~= nil and opts.apiKey ~= nil then error("basiq.new: give auth or apiKey, not both", 2) end
+    if opts.auth ~= nil then set_credential("new", opts.auth, false) end
+    if opts.apiKey ~= nil then set_credential("new", opts.apiKey, true) end
   end
 
   return setmetatable(client, {

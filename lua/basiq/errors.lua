@@ -76,4 +76,18 @@ function M.http(opname, status, headers, data, secrets)
   return e
 end
 
+-- An error from a step this call depended on (its token request), told as
+-- this call's own: same fields, this operation's name first in the message.
+function M.wrap(opname, err, what, secrets)
+  local e = setmetatable({}, Error)
+  if type(err) == "table" then
+    for k, v in pairs(err) do e[k] = v end
+  else
+    e.code = "timeout"
+  end
+  local inner = tostring(type(err) == "table" and err.message or err):gsub("^basiq%.[%w_]+: ", "")
+  e.message = redact(string.format("basiq.%s: %s: %s", opname, what, inner), secrets)
+  return e
+end
+
 return M

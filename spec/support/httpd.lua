@@ -7,6 +7,8 @@
 --   /stall           accepts and never answers
 --   /redirect        answers 302
 --   /leaky           answers 401 with the Authorization header in the error
+--   /tok/<life>[:<claimed>]/<realm>/...  a stand-in for Basiq's /token (below)
+--   /flaky/<key>/<n>/<status>/...  answers <status> n times, then echoes
 --   anything else    echoes the request as JSON
 -- usage: lua5.4 httpd.lua PORT
 local socket = require("socket")
@@ -61,8 +63,81 @@ local function basiq_error(status)
     detail = "Detail for " .. status .. ".", source = { parameter = "userId" } } } })
 end
 
+-- The /token stand-in. POST .../token issues "<realm>-<n>" living <life>
+-- seconds (claiming <claimed> in expires_in, default the same); other paths
+-- need a live bearer token: unknown -> 401, expired -> 403 "Token has
+-- expired.". .../stats reports what was issued; .../revoke forgets every
+-- token; .../forbidden/ answers a 403 that is not about tokens, .../leak/
+-- the same echoing the Authorization header.
+local realms = {}
+local function token_route(sock, req, life, claimed, realm, rest)
+  local r = realms[realm] or { issued = {}, live = {} }
+  realms[realm] = r
+  local json = { ["Content-Type"] = "application/json" }
+  local function deny(status, code, title, detail)
+    return respond(sock, status, json, cjson.encode({ type = "list", correlationId = "c-" .. realm,
+      data = { { type = "error", code = code, title = title, detail = detail } } }))
+  end
+  if rest == "/stats" then
+    return respond(sock, 200, json, cjson.encode({ issued = r.issued }))
+  elseif rest == "/revoke" then
+    r.live = {}
+    return respond(sock, 204, {}, "")
+  elseif rest == "/token" and req.method == "POST" then
+    local auth = req.headers.authorization or ""
+    if not auth:match("^Basic %S+$") then return deny(400, "invalid-authorization", "Invalid authorization header", "") end
+    local form = {}
+    for k, v in req.body:gmatch("([^&=]+)=([^&]*)") do form[k] = v end
+    local tok = realm .. "-" .. (#r.issued + 1)
+    r.issued[#r.issued + 1] = { token = tok, scope = form.scope, userId = form.userId,
+      version = req.headers["basiq-version"], key = auth }
+    r.live[tok] = socket.gettime() + life
+    return respond(sock, 200, json, cjson.encode({ access_token = tok, expires_in = claimed, token_type = "Bearer" }))
+  end
+  local tok = (req.headers.authorization or ""):match("^Bearer (%S+)$")
+  if not tok or not r.live[tok] then
+    return deny(401, "unauthorized-access", "Invalid authorization token.", "The token is not valid.")
+  elseif r.live[tok] < socket.gettime() then
+    return deny(403, "access-denied", "Access denied", "Token has expired.")
+  elseif rest:find("^/forbidden/") then
+    return deny(403, "access-denied", "Access denied", "This application may not read this resource.")
+  elseif rest:find("^/leak/") then -- a 403 that echoes the credential back
+    return deny(403, "access-denied", "Access denied", "You sent " .. req.headers.authorization)
+  end
+  return respond(sock, 200, json, cjson.encode({ method = req.method, target = req.target, token = tok }))
+end
+
+-- Attempts seen per /flaky/<key>: GET /flaky/<key>/stats lists their times.
+local flaky = {}
+local function flaky_route(sock, req, key, rest)
+  local seen = flaky[key] or {}
+  flaky[key] = seen
+  if rest == "/stats" then
+    return respond(sock, 200, { ["Content-Type"] = "application/json" }, cjson.encode({ attempts = seen }))
+  end
+  local n, status = rest:match("^/(%d+)/(%d+)")
+  seen[#seen + 1] = socket.gettime()
+  if n and #seen <= tonumber(n) then
+    local headers = { ["Content-Type"] = "application/json" }
+    -- .../after-<s>/ sends Retry-After in seconds, .../date-<s>/ as an HTTP date
+    local after = rest:match("/after%-(%d+)")
+    local date = rest:match("/date%-(%d+)")
+    if after then headers["Retry-After"] = after end
+    if date then headers["Retry-After"] = os.date("!%a, %d %b %Y %H:%M:%S GMT", os.time() + tonumber(date)) end
+    return respond(sock, tonumber(status), headers, basiq_error(tonumber(status)))
+  end
+  return respond(sock, 200, { ["Content-Type"] = "application/json" },
+    cjson.encode({ method = req.method, target = req.target, attempt = #seen }))
+end
+
 local function handle(sock, req)
   local target = req.target
+  local fkey, frest = target:match("^/flaky/([%w_-]+)(.*)$")
+  if fkey then return flaky_route(sock, req, fkey, (frest:gsub("%?.*$", ""))) end
+  local life, claimed, realm, rest = target:match("^/tok/([%d.]+):?([%d.]*)/([%w_-]+)(.*)$")
+  if life then
+    return token_route(sock, req, tonumber(life), tonumber(claimed) or tonumber(life), realm, rest)
+  end
   local code = target:match("/status/(%d+)")
   if code then
     return respond(sock, tonumber(code), { ["Content-Type"] = "application/json" }, basiq_error(tonumber(code)))

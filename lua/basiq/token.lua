@@ -1,0 +1,80 @@
+-- Automatic tokens: one SERVER_ACCESS token per client (and one
+-- CLIENT_ACCESS token per user), fetched on first need, reused, renewed a
+-- margin before expiry, with one renewal in flight at a time.
+--
+-- A store keeps { token, renew_at, expires_at } per key and a lock per key;
+-- the default lives in the client, nginx swaps in one that all workers share.
+-- Times are seconds on the transport's clock (monotonic outside nginx).
+local M = {}
+
+local MAX_SLOTS = 1000 -- CLIENT_ACCESS tokens are per user: keep the cache bounded
+
+function M.memory_store()
+  local slots, locks, n = {}, {}, 0
+  local store = {}
+  function store.get(key)
+    local s = slots[key]
+    if s then return s[1], s[2], s[3] end
+  end
+  function store.set(key, token, renew_at, expires_at, now)
+    if not slots[key] then
+      if n >= MAX_SLOTS then -- drop the expired ones; if none were, start afresh
+        for k, s in pairs(slots) do if s[3] <= now then slots[k] = nil; n = n - 1 end end
+        if n >= MAX_SLOTS then slots, n = {}, 0 end
+      end
+      n = n + 1
+    end
+    slots[key] = { token, renew_at, expires_at }
+  end
+  -- Forgets key's token if it is still the given one (a refused token).
+  function store.drop(key, token)
+    local s = slots[key]
+    if s and s[1] == token then slots[key] = nil; n = n - 1 end
+  end
+  function store.lock(key)
+    if locks[key] then return false end
+    locks[key] = true
+    return true
+  end
+  function store.unlock(key) locks[key] = nil end
+  return store
+end
+
+-- The renewal margin: 60 s, or a tenth of the lifetime when that is shorter.
+function M.margin(expires_in)
+  return math.min(60, expires_in / 10)
+end
+
+-- Returns a valid token for key, or nil, err. fetch() -> token, expires_in
+-- | nil, err does the request; clock = { now = fn, sleep = fn }; deadline
+-- bounds any waiting for another coroutine's (or worker's) renewal.
+function M.get(store, clock, key, fetch, deadline)
+  local wait = 0.005
+  while true do
+    local now = clock.now()
+    local token, renew_at, expires_at = store.get(key)
+    if token and now < renew_at then return token end
+    if store.lock(key) then
+      -- checked again under the lock: another worker may have just renewed
+      token, renew_at, expires_at = store.get(key)
+      if token and now < renew_at then store.unlock(key); return token end
+      local ok, t, expires_in = pcall(fetch)
+      store.unlock(key)
+      if not ok then error(t, 0) end -- a bug, not a network failure: re-raise after unlocking
+      if t then
+        store.set(key, t, now + expires_in - M.margin(expires_in), now + expires_in, now)
+        return t
+      end
+      -- renewal failed: a token that has not expired yet still serves
+      if token and clock.now() < expires_at then return token end
+      return nil, expires_in
+    end
+    -- someone else is renewing: the current token serves until it expires
+    if token and now < expires_at then return token end
+    if now >= deadline then return nil, "timed out waiting for another token renewal" end
+    clock.sleep(math.min(wait, deadline - now))
+    wait = math.min(wait * 2, 0.1)
+  end
+end
+
+return M

@@ -1,0 +1,155 @@
+-- Retries: which calls are repeated, on what, how long they wait, and that
+-- the whole call stays inside its time budget. Against spec/support/httpd.lua
+-- (/flaky/<key>/<n>/<status> fails n times, then answers).
+local procs = require("support.procs")
+local basiq = require("basiq")
+local core = require("basiq.core")
+local cjson = require("cjson")
+
+describe("retries", function()
+  local srv, n = nil, 0
+
+  setup(function() srv = procs.httpd() end)
+  teardown(function() srv.stop() end)
+
+  -- A client whose server fails `fails` times with `status`; returns the
+  -- client and a function listing the attempt times the server saw.
+  local function flaky(fails, status, opts, suffix)
+    n = n + 1
+    local key = "k" .. n
+    local c = basiq.new({ server = srv.url .. "/flaky/" .. key .. "/" .. fails .. "/" .. status .. (suffix or "") })
+    c.auth("tok").config(opts or { retryDelay = 20 })
+    local function attempts()
+      local h = core.new()
+      local st, _, body = h:perform({ method = "GET", url = srv.url .. "/flaky/" .. key .. "/stats" })
+      h:close()
+      assert.are.equal(200, st)
+      return cjson.decode(body).attempts
+    end
+    return c, attempts
+  end
+
+  for _, status in ipairs({ 429, 502, 503, 504 }) do
+    it("repeats a GET on " .. status .. " and succeeds", function()
+      local c, attempts = flaky(2, status)
+      local res, err = c.getUser({ userId = "u1" })
+      assert.is_nil(err)
+      assert.are.equal(3, res.data.attempt)
+      assert.are.equal(3, #attempts())
+    end)
+  end
+
+  it("repeats a DELETE and postToken, and gives up after `retries`", function()
+    local c, attempts = flaky(5, 503)
+    local res, err = c.deleteUser({ userId = "u1" })
+    assert.is_nil(res)
+    assert.are.equal(503, err.status)
+    assert.are.equal(3, #attempts()) -- the first try and 2 retries (the default)
+    c, attempts = flaky(1, 502)
+    c.auth("Basic a2V5")
+    assert(c.postToken({ scope = "SERVER_ACCESS" }, { ["basiq-version"] = "3.0" }))
+    assert.are.equal(2, #attempts())
+  end)
+
+  it("never repeats another POST once it may have reached the server", function()
+    local c, attempts = flaky(1, 503)
+    local res, err = c.createUser({ email = "a@b.c" })
+    assert.is_nil(res)
+    assert.are.equal(503, err.status)
+    assert.are.equal(1, #attempts())
+  end)
+
+  it("does not repeat other statuses", function()
+    for _, status in ipairs({ 400, 401, 404, 500 }) do
+      local c, attempts = flaky(1, status)
+      local _, err = c.getUser({ userId = "u1" })
+      assert.are.equal(status, err.status)
+      assert.are.equal(1, #attempts())
+    end
+  end)
+
+  it("follows config{ retries = n }", function()
+    local c, attempts = flaky(9, 503, { retries = 0 })
+    assert.is_nil((c.getUser({ userId = "u1" })))
+    assert.are.equal(1, #attempts())
+    c, attempts = flaky(9, 503, { retries = 4, retryDelay = 1 })
+    assert.is_nil((c.getUser({ userId = "u1" })))
+    assert.are.equal(5, #attempts())
+  end)
+
+  it("honours Retry-After in seconds and as an HTTP date", function()
+    for _, suffix in ipairs({ "/after-1", "/date-2" }) do
+      local c, attempts = flaky(1, 429, nil, suffix)
+      assert(c.getUser({ userId = "u1" }))
+      local t = attempts()
+      assert.are.equal(2, #t)
+      -- an HTTP date has whole seconds, so "2 s from now" may be just over 1 s
+      assert.is_true(t[2] - t[1] >= 0.9, "waited only " .. (t[2] - t[1]) .. " s")
+    end
+  end)
+
+  it("does not wait past the call's budget for a long Retry-After", function()
+    local c, attempts = flaky(1, 503, { timeout = 2000 }, "/after-30")
+    local t0 = core.now()
+    local res, err = c.getUser({ userId = "u1" })
+    assert.is_nil(res)
+    assert.are.equal(503, err.status)
+    assert.are.equal(1, #attempts())
+    assert.is_true(core.now() - t0 < 1.5, "waited for a retry that could not fit")
+  end)
+
+  it("backs off exponentially with full jitter, capped", function()
+    local c, attempts = flaky(4, 503, { retries = 4, retryDelay = 200, retryMaxDelay = 300 })
+    assert(c.getUser({ userId = "u1" }))
+    local t = attempts()
+    assert.are.equal(5, #t)
+    for i = 2, #t do -- each wait is at most the cap (plus scheduling slack)
+      assert.is_true(t[i] - t[i - 1] < 0.3 + 0.25, "wait " .. (i - 1) .. " was " .. (t[i] - t[i - 1]) .. " s")
+    end
+  end)
+
+  it("repeats a timed-out GET inside one overall budget", function()
+    local calls, h = 0, core.new()
+    local c = basiq.new({ server = srv.url .. "/stall", timeout = 1500, attemptTimeout = 400,
+      retryDelay = 1, transport = function(req) calls = calls + 1; return h:perform(req) end }).auth("tok")
+    local t0 = core.now()
+    local res, err = c.getUser({ userId = "u1" })
+    local elapsed = core.now() - t0
+    h:close()
+    assert.is_nil(res)
+    assert.are.equal("timeout", err.code)
+    assert.is_true(elapsed < 4, "the budget did not bound the retries: " .. elapsed .. " s")
+    assert.are.equal(3, calls) -- 0.4 s each: the first try and 2 retries fit in 1.5 s
+  end)
+
+  it("refuses bad retry options", function()
+    assert.has_error(function() basiq.new({ retries = -1 }) end,
+      "basiq.new: option 'retries' must be an integer from 0 to 10")
+    assert.has_error(function() basiq.new().config({ retries = 1.5 }) end,
+      "basiq.config: option 'retries' must be an integer from 0 to 10")
+    assert.has_error(function() basiq.new().config({ retryDelay = 0 }) end,
+      "basiq.config: option 'retryDelay' must be a positive number")
+  end)
+end)
+
+describe("plain http", function()
+  it("refuses to send credentials to a host other than loopback", function()
+    local c = basiq.new({ server = "http://api.example.com" }).auth("tok")
+    assert.has_error(function() c.getUser({ userId = "u1" }) end,
+      "basiq.getUser: refusing to send credentials over plain http to a host other than loopback;"
+      .. " use https, or basiq.config{ allowInsecureHttp = true }")
+    -- opting in lifts it. 0.0.0.0 is not a loopback name, yet Linux delivers it
+    -- to this machine, so the suite's traffic stays local.
+    local srv = procs.httpd()
+    c = basiq.new({ server = "http://0.0.0.0:" .. srv.port }).auth("tok")
+    assert.has_error(function() c.getUser({ userId = "u1" }) end)
+    local res, err = c.config({ allowInsecureHttp = true }).getUser({ userId = "u1" })
+    srv.stop()
+    assert.is_nil(err)
+    assert.are.equal("Bearer tok", res.data.headers.authorization)
+    -- without credentials there is nothing to guard: the call goes out (and is refused)
+    res, err = basiq.new({ server = "http://0.0.0.0:" .. procs.free_port(), retries = 0 }).getUser({ userId = "u" })
+    assert.is_nil(res)
+    assert.are.equal("connect", err.code)
+  end)
+end)
