@@ -35,6 +35,7 @@ build = {
     ["basiq.compile"] = "lua/basiq/compile.lua",
     ["basiq.errors"] = "lua/basiq/errors.lua",
     ["basiq.request"] = "lua/basiq/request.lua",
+    ["basiq.token"] = "lua/basiq/token.lua",
     ["basiq.ops.index"] = "lua/basiq/ops/index.lua",
     ["basiq.ops.affordability"] = "lua/basiq/ops/affordability.lua",
     ["basiq.ops.core"] = "lua/basiq/ops/core.lua",
