@@ -26,6 +26,20 @@ describe("luarocks", function()
   end)
 end)
 
+describe("the rockspec", function()
+  it("lists every Lua module and C source of the tree", function()
+    local spec = procs.read_file(procs.ROOT .. "/rockspec/basiq-scm-1.rockspec")
+    local p = assert(io.popen("cd " .. procs.ROOT .. " && ls lua/basiq/*.lua lua/basiq/*/*.lua src/*.c"))
+    local n = 0
+    for path in p:lines() do
+      n = n + 1
+      assert.is_truthy(spec:find('"' .. path .. '"', 1, true), path .. " is missing from the rockspec")
+    end
+    p:close()
+    assert.is_true(n > 10)
+  end)
+end)
+
 describe("the quick start", function()
   it("creates Gavin Belson against a Prism mock of the Core API", function()
     local mock = procs.prism("core.json")
