@@ -86,10 +86,18 @@ local CURL = {
   end,
 }
 
--- basiq.config{ transport = "curl" | table | function(req) }: a function is
--- the request step alone and keeps the libcurl clock.
+-- Inside nginx a blocking libcurl call would stall the worker: basiq.ngx
+-- provides the transport there (see its header for why it works as it does).
+local function default_transport()
+  if ngx ~= nil and type(ngx.get_phase) == "function" then return require("basiq.ngx").transport end
+  return CURL
+end
+
+-- basiq.config{ transport = "curl" | "ngx" | table | function(req) }: a
+-- function is the request step alone and keeps the libcurl clock.
 function M.transport(who, v)
   if v == "curl" then return CURL end
+  if v == "ngx" then return require("basiq.ngx").transport end
   if type(v) == "function" then
     return { name = "custom", now = CURL.now, sleep = CURL.sleep, request = function(_, req) return v(req) end }
   end
@@ -273,8 +281,9 @@ function M.new(opts, target)
   if opts ~= nil and type(opts) ~= "table" then error("basiq.new: options must be a table", 2) end
   local state = {
     extra = {}, timeout = 60000, connectTimeout = 10000, secrets = {}, issued = {},
-    retries = 2, retryDelay = 100, retryMaxDelay = 2000, transport = CURL, store = token.memory_store(),
+    retries = 2, retryDelay = 100, retryMaxDelay = 2000, transport = default_transport(),
   }
+  state.store = (state.transport.store or token.memory_store)()
   local client = target or {}
   local helpers = {} -- the functions defined below (and _VERSION): never operations
 
