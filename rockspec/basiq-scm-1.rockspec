@@ -36,6 +36,7 @@ build = {
     ["basiq.errors"] = "lua/basiq/errors.lua",
     ["basiq.request"] = "lua/basiq/request.lua",
     ["basiq.token"] = "lua/basiq/token.lua",
+    ["basiq.jobs"] = "lua/basiq/jobs.lua",
     ["basiq.ops.index"] = "lua/basiq/ops/index.lua",
     ["basiq.ops.affordability"] = "lua/basiq/ops/affordability.lua",
     ["basiq.ops.core"] = "lua/basiq/ops/core.lua",

@@ -375,6 +375,54 @@ function M.new(opts, target)
     return call(state, name, op, server, a, b, select("#", ...))
   end
 
+  -- for res, err in basiq.paginate("getTransactions", { userId = id }) do ...
+  -- Follows links.next (absolute URLs with an opaque cursor) on the client's
+  -- own server only. A failure ends the loop after one (false, err): Lua's
+  -- generic for stops at a nil first value, so nil could not carry err.
+  function client.paginate(name, ...)
+    local op, server = find_op(state, name)
+    if not op then error("basiq.paginate: unknown operation '" .. tostring(name) .. "'", 2) end
+    if op.method ~= "GET" then error("basiq.paginate: " .. name .. " is not a list operation (GET)", 2) end
+    local a, b = ...
+    local req, msg = build(name, op, a, b, select("#", ...))
+    if not req then error(msg, 2) end
+    local base = state.server or server or DEFAULT_SERVER
+    local headers, pending = req.headers, nil -- pending: an error due on the next turn
+    return function()
+      if pending then
+        local e = pending
+        pending = nil
+        return false, e
+      end
+      local this = req
+      if not this then return nil end
+      req = nil
+      local h = {}
+      for i = 1, #headers do h[i] = headers[i] end
+      this.headers = h
+      local res, err = run(state, name, op, server, this, state.transport.now() + state.timeout / 1000)
+      if not res then return false, err end
+      local links = type(res.data) == "table" and res.data.links
+      local nxt = type(links) == "table" and links.next
+      if type(nxt) == "string" and nxt ~= "" then
+        local rest = nxt:sub(#base + 1)
+        if nxt:sub(1, #base):lower() == base:lower() and rest:find("^[/?]") and not rest:find("[%c%s]") then
+          req = { method = "GET", path = rest }
+        else
+          pending = errors.new("pagination", "basiq." .. name
+            .. ": links.next leads away from the client's server; not following it (the token stays here)")
+        end
+      end
+      return res
+    end
+  end
+
+  -- Polls getJobs until every step succeeded (res), one failed or an MFA
+  -- step waits for an answer (nil, err); see basiq/jobs.lua.
+  function client.waitForJob(jobId, opts)
+    return require("basiq.jobs").wait(client, state.transport, jobId, opts)
+  end
+
   function client.new(o) return M.new(o) end
 
   -- Frees the connection now rather than at garbage collection.

@@ -76,6 +76,13 @@ function M.http(opname, status, headers, data, secrets)
   return e
 end
 
+-- An error of the SDK's own making (not HTTP, not the network).
+function M.new(code, message, fields)
+  local e = setmetatable(fields or {}, Error)
+  e.code, e.message = code, message
+  return e
+end
+
 -- An error from a step this call depended on (its token request), told as
 -- this call's own: same fields, this operation's name first in the message.
 function M.wrap(opname, err, what, secrets)

@@ -9,6 +9,8 @@
 --   /leaky           answers 401 with the Authorization header in the error
 --   /tok/<life>[:<claimed>]/<realm>/...  a stand-in for Basiq's /token (below)
 --   /flaky/<key>/<n>/<status>/...  answers <status> n times, then echoes
+--   /pages/<n>[-away|-fail]/...  a list in n pages linked by links.next
+--   /jobsim/jobs/<scenario>-<id>  a job whose steps advance on each poll
 --   anything else    echoes the request as JSON
 -- usage: lua5.4 httpd.lua PORT
 local socket = require("socket")
@@ -130,8 +132,79 @@ local function flaky_route(sock, req, key, rest)
     cjson.encode({ method = req.method, target = req.target, attempt = #seen }))
 end
 
+-- Pages: page k has data { {id = "t<k>"} } and, before the last, links.next
+-- (absolute, opaque cursor). -away links page 2 to another host; -fail
+-- answers page 2 with a 500.
+local function pages_route(sock, req, n, mode, rest)
+  local path, query = rest:match("^([^?]*)%??(.*)$")
+  local k = tonumber(query:match("next=c(%d+)") or "1")
+  local json = { ["Content-Type"] = "application/json" }
+  if k == 2 and mode == "-fail" then return respond(sock, 500, json, basiq_error(500)) end
+  local links = { self = "http://" .. req.headers.host .. req.target }
+  if k < n then
+    local host = mode == "-away" and "elsewhere.invalid" or req.headers.host
+    links.next = "http://" .. host .. "/pages/" .. n .. mode .. path .. "?next=c" .. (k + 1)
+  end
+  return respond(sock, 200, json, cjson.encode({ type = "list", data = { { id = "t" .. k, query = query } },
+    links = links, auth = req.headers.authorization }))
+end
+
+-- Jobs: each GET is one poll; the scenario says what the steps are by then.
+local jobs = {}
+local function step(title, status, result) return { title = title, status = status, result = result or cjson.null } end
+local SCENARIOS = {
+  ok = function(j)
+    if j.polls == 1 then
+      return { step("verify-credentials", "in-progress"), step("retrieve-accounts", "pending"), step("retrieve-transactions", "pending") }
+    elseif j.polls == 2 then
+      return { step("verify-credentials", "success"), step("retrieve-accounts", "in-progress"), step("retrieve-transactions", "pending") }
+    end
+    return { step("verify-credentials", "success"), step("retrieve-accounts", "success"), step("retrieve-transactions", "success") }
+  end,
+  fail = function(j)
+    if j.polls == 1 then return { step("verify-credentials", "in-progress"), step("retrieve-accounts", "pending") } end
+    return { step("verify-credentials", "failed", { code = "authorization-failed", title = "Authorization failed",
+      detail = "access_denied" }), step("retrieve-accounts", "pending") }
+  end,
+  mfa = function(j) -- the MFA step sits second: positions shift
+    local challenge = { type = "mfa", method = "token", description = "A code was sent by SMS.",
+      input = { "We sent a code to XXXX 178." }, expiryMs = 120000, links = { response = "/jobs/" .. j.id .. "/mfa" } }
+    if j.polls == 1 then
+      return { step("verify-credentials", "success"), step("mfa-challenge", "in-progress"), step("retrieve-accounts", "pending") }
+    elseif not j.answer then
+      return { step("verify-credentials", "success"), step("mfa-challenge", "in-progress", challenge), step("retrieve-accounts", "pending") }
+    elseif not j.answered_at then
+      j.answered_at = j.polls
+      return { step("verify-credentials", "success"), step("mfa-challenge", "success", challenge), step("retrieve-accounts", "in-progress") }
+    end
+    return { step("verify-credentials", "success"), step("mfa-challenge", "success", challenge), step("retrieve-accounts", "success") }
+  end,
+  slow = function() return { step("verify-credentials", "in-progress") } end,
+}
+local function jobs_route(sock, req, id, rest)
+  local json = { ["Content-Type"] = "application/json" }
+  local j = jobs[id] or { id = id, polls = 0, times = {} }
+  jobs[id] = j
+  if rest == "/mfa" and req.method == "POST" then
+    j.answer = cjson.decode(req.body)["mfa-response"]
+    return respond(sock, 201, json, cjson.encode({ type = "job", id = id }))
+  elseif rest == "/stats" then
+    return respond(sock, 200, json, cjson.encode({ polls = j.polls, times = j.times, answer = j.answer }))
+  end
+  j.polls = j.polls + 1
+  j.times[#j.times + 1] = socket.gettime()
+  local scenario = SCENARIOS[id:match("^(%a+)")]
+  if not scenario then return respond(sock, 404, json, basiq_error(404)) end
+  return respond(sock, 200, json, cjson.encode({ type = "job", id = id, jobType = "connection", steps = scenario(j),
+    links = { self = "http://" .. req.headers.host .. "/jobs/" .. id } }))
+end
+
 local function handle(sock, req)
   local target = req.target
+  local pn, pmode, prest = target:match("^/pages/(%d+)(%-?%a*)(.*)$")
+  if pn then return pages_route(sock, req, tonumber(pn), pmode, prest) end
+  local jid, jrest = target:match("^/jobsim/jobs/([%w-]+)(.*)$")
+  if jid then return jobs_route(sock, req, jid, jrest) end
   local fkey, frest = target:match("^/flaky/([%w_-]+)(.*)$")
   if fkey then return flaky_route(sock, req, fkey, (frest:gsub("%?.*$", ""))) end
   local life, claimed, realm, rest = target:match("^/tok/([%d.]+):?([%d.]*)/([%w_-]+)(.*)$")

@@ -1,0 +1,145 @@
+-- paginate and waitForJob against the suite's server (spec/support/httpd.lua:
+-- /pages/... links pages by links.next, /jobsim/... advances job steps).
+local procs = require("support.procs")
+local basiq = require("basiq")
+local core = require("basiq.core")
+local cjson = require("cjson")
+
+describe("basiq.paginate", function()
+  local srv
+  setup(function() srv = procs.httpd() end)
+  teardown(function() srv.stop() end)
+
+  it("follows links.next until there is none, with the token on every page", function()
+    local c = basiq.new({ server = srv.url .. "/pages/3" }).auth("tok")
+    local ids, queries = {}, {}
+    for res, err in c.paginate("getTransactions", { userId = "u1", limit = 2 }) do
+      assert.is_nil(err)
+      assert.are.equal(200, res.status)
+      ids[#ids + 1] = res.data.data[1].id
+      queries[#queries + 1] = res.data.data[1].query
+      assert.are.equal("Bearer tok", res.data.auth)
+    end
+    assert.are.same({ "t1", "t2", "t3" }, ids)
+    assert.are.same({ "limit=2", "next=c2", "next=c3" }, queries)
+  end)
+
+  it("ends after one (false, err) when a page fails", function()
+    local c = basiq.new({ server = srv.url .. "/pages/3-fail", retries = 0 }).auth("tok")
+    local seen = {}
+    for res, err in c.paginate("getTransactions", { userId = "u1" }) do
+      seen[#seen + 1] = res and res.data.data[1].id or err
+    end
+    assert.are.equal(2, #seen)
+    assert.are.equal("t1", seen[1])
+    assert.are.equal(500, seen[2].status)
+    assert.matches("^basiq%.getTransactions: HTTP 500", seen[2].message)
+  end)
+
+  it("refuses a next link to another host, so the token stays home", function()
+    local c = basiq.new({ server = srv.url .. "/pages/3-away" }).auth("tok")
+    local seen = {}
+    for res, err in c.paginate("getTransactions", { userId = "u1" }) do
+      seen[#seen + 1] = res and res.data.data[1].id or err
+    end
+    assert.are.equal(2, #seen)
+    assert.are.equal("t1", seen[1])
+    assert.are.equal("pagination", seen[2].code)
+    assert.matches("links.next leads away from the client's server", seen[2].message, 1, true)
+  end)
+
+  it("refuses what cannot be paged, naming the operation", function()
+    assert.has_error(function() basiq.paginate("nope", {}) end, "basiq.paginate: unknown operation 'nope'")
+    assert.has_error(function() basiq.paginate("createUser", {}) end,
+      "basiq.paginate: createUser is not a list operation (GET)")
+    assert.has_error(function() basiq.paginate("getTransactions", { limit = 1 }) end)
+  end)
+end)
+
+describe("basiq.waitForJob", function()
+  local srv, n = nil, 0
+  setup(function() srv = procs.httpd() end)
+  teardown(function() srv.stop() end)
+
+  local function job(scenario)
+    n = n + 1
+    local id = scenario .. "-" .. n
+    local function stats()
+      local h = core.new()
+      local st, _, body = h:perform({ method = "GET", url = srv.url .. "/jobsim/jobs/" .. id .. "/stats" })
+      h:close()
+      assert.are.equal(200, st)
+      return cjson.decode(body)
+    end
+    return basiq.new({ server = srv.url .. "/jobsim" }).auth("tok"), id, stats
+  end
+
+  it("returns the final job once every step succeeded, reporting each step change", function()
+    local c, id, stats = job("ok")
+    local changes = {}
+    local res, err = c.waitForJob(id, { interval = 20, onStep = function(step)
+      changes[#changes + 1] = step.title .. "=" .. step.status
+    end })
+    assert.is_nil(err)
+    assert.are.equal(id, res.data.id)
+    assert.are.equal(3, stats().polls)
+    assert.are.same({ "verify-credentials=in-progress", "retrieve-accounts=pending", "retrieve-transactions=pending",
+      "verify-credentials=success", "retrieve-accounts=in-progress",
+      "retrieve-accounts=success", "retrieve-transactions=success" }, changes)
+  end)
+
+  it("returns the failed step by title with Basiq's code, title and detail", function()
+    local c, id = job("fail")
+    local res, err = c.waitForJob(id, { interval = 20 })
+    assert.is_nil(res)
+    assert.are.equal("verify-credentials", err.step)
+    assert.are.equal("authorization-failed", err.code)
+    assert.are.equal("Authorization failed", err.title)
+    assert.are.equal("access_denied", err.detail)
+    assert.are.equal("basiq.waitForJob: step verify-credentials failed: authorization-failed: Authorization failed: access_denied",
+      tostring(err))
+  end)
+
+  it("stops for an MFA challenge, and finishes after postJobMfa and a second wait", function()
+    local c, id, stats = job("mfa")
+    local res, err = c.waitForJob(id, { interval = 20 })
+    assert.is_nil(res)
+    assert.are.equal("mfa-required", err.code)
+    assert.are.equal("mfa-challenge", err.step)
+    assert.are.equal("token", err.data.method)
+    assert.are.same({ "We sent a code to XXXX 178." }, err.data.input)
+    assert(c.postJobMfa({ ["mfa-response"] = { "1234" } }, { jobId = id }))
+    res, err = c.waitForJob(id, { interval = 20 })
+    assert.is_nil(err)
+    assert.are.equal("success", res.data.steps[3].status)
+    assert.are.same({ "1234" }, stats().answer)
+  end)
+
+  it("bounds the whole wait by its timeout, backing off gently", function()
+    local c, id, stats = job("slow")
+    local t0 = core.now()
+    local res, err = c.waitForJob(id, { interval = 50, timeout = 600 })
+    local elapsed = core.now() - t0
+    assert.is_nil(res)
+    assert.are.equal("timeout", err.code)
+    assert.is_true(elapsed < 2, "waited " .. elapsed .. " s for a 0.6 s timeout")
+    local t = stats().times
+    assert.is_true(#t >= 3 and #t <= 12, #t .. " polls")
+    -- each gap is at least the one before it (give or take scheduling)
+    for i = 3, #t do
+      assert.is_true(t[i] - t[i - 1] >= (t[i - 1] - t[i - 2]) * 0.9 - 0.005, "interval shrank at poll " .. i)
+    end
+  end)
+
+  it("passes getJobs errors through and refuses bad arguments", function()
+    local c = job("ok")
+    local res, err = c.waitForJob("nosuch-1", { interval = 20 })
+    assert.is_nil(res)
+    assert.are.equal(404, err.status)
+    assert.has_error(function() c.waitForJob(nil) end, "basiq.waitForJob: jobId must be a non-empty string")
+    assert.has_error(function() c.waitForJob("j", { interval = -1 }) end,
+      "basiq.waitForJob: option 'interval' must be a positive number of milliseconds")
+    assert.has_error(function() c.waitForJob("j", { onStep = 1 }) end,
+      "basiq.waitForJob: option 'onStep' must be a function")
+  end)
+end)
