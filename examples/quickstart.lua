@@ -1,5 +1,5 @@
--- Quick start: the Basiq seed flow in Lua. Get a SERVER_ACCESS token with
--- your API key, then create a user.
+-- Quick start: give the API key, then call operations. The SDK fetches the
+-- SERVER_ACCESS token on first need and renews it before it expires.
 --   BASIQ_API_KEY=... lua5.4 examples/quickstart.lua     (the real API)
 --   make demo                                             (a local Prism mock)
 local basiq = require("basiq")
@@ -8,15 +8,8 @@ local key = os.getenv("BASIQ_API_KEY") or "local-mock-key"
 if os.getenv("BASIQ_SERVER") then basiq.server(os.getenv("BASIQ_SERVER")) end
 
 basiq.auth("Basic " .. key)
-local token, err = basiq.postToken({ scope = "SERVER_ACCESS" }, { ["basiq-version"] = "3.0" })
-if not token then
-  io.stderr:write(tostring(err), "\n")
-  os.exit(1)
-end
-basiq.auth(token.data.access_token)
 
-local res
-res, err = basiq.createUser({
+local res, err = basiq.createUser({
   email = "gavin@hooli.com",
   mobile = "+61410888666",
   firstName = "Gavin",
