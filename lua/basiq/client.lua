@@ -183,63 +183,81 @@ local function note_token(state, tok)
   issued[17] = nil
 end
 
+-- One call on its way, with its retry state: run() drives one, batch many.
+local function start(state, name, op, server, req, deadline)
+  local scheme = op.security[1]
+  local c = {
+    name = name, req = req, deadline = deadline, retried = 0, renewed = false,
+    auto = state.apikey and scheme and scheme.kind == "bearer",
+    safe = op.method == "GET" or op.method == "DELETE" or op.method == "HEAD" or name == "postToken",
+    nh = #req.headers,
+  }
+  if not c.auto then apply_auth(state, op, req) end -- may add to the query
+  req.url = (state.server or server or DEFAULT_SERVER) .. req.path
+  req.max_body, req.cainfo = state.maxBodySize, state.caFile
+  return c
+end
+
+-- Readies the next attempt: a current token, timeouts inside the budget.
+local function arm(state, c)
+  local req = c.req
+  if c.auto then
+    local tok, terr = M.server_token(state, c.deadline)
+    if not tok then return nil, errors.wrap(c.name, terr, "could not get a token", credential_secrets(state)) end
+    c.tok = tok
+    req.headers[c.nh + 1] = "Authorization: Bearer " .. tok
+  end
+  local left = c.deadline - state.transport.now()
+  if left <= 0 then return nil, errors.network(c.name, "the call's time budget ran out", 28, nil) end
+  local left_ms = math.max(1, math.floor(left * 1000))
+  req.timeout = min(state.attemptTimeout or state.timeout, left_ms)
+  req.connect_timeout = min(state.connectTimeout, left_ms)
+  return true
+end
+
+-- Judges one attempt's outcome: true, res | true, nil, err when the call is
+-- over; false, seconds to wait when it should be tried again.
+local function settle(state, c, status, headers, body, sent)
+  local err, wait
+  if status then
+    local data = decode(headers, body)
+    if status >= 200 and status < 300 then
+      return true, { data = data, status = status, headers = headers }
+    end
+    err = errors.http(c.name, status, headers, data, credential_secrets(state))
+    if c.auto and not c.renewed and (status == 401 or status == 403 and token_expired(err)) then
+      -- a refused call did nothing, so repeating it once is safe
+      c.renewed = true
+      state.store.drop("SERVER_ACCESS", c.tok)
+      return false, 0
+    elseif not (c.safe and RETRY_STATUS[status]) then
+      return true, nil, err
+    end
+    wait = retry_after(headers["retry-after"])
+  else -- then headers and body are curl's message and result code
+    err = errors.network(c.name, headers, body, credential_secrets(state))
+    -- a POST is repeated only when it surely never left
+    if not (c.safe or sent == false) then return true, nil, err end
+  end
+  if c.retried >= state.retries then return true, nil, err end
+  c.retried = c.retried + 1
+  -- exponential backoff with full jitter, unless the server said when
+  wait = wait or random() * min(state.retryMaxDelay, state.retryDelay * 2 ^ (c.retried - 1)) / 1000
+  if state.transport.now() + wait >= c.deadline then return true, nil, err end
+  return false, wait
+end
+
 -- Sends req (built by request.build) with retries, bounded by deadline
 -- (transport seconds). Auto-token calls renew and repeat once on a refusal.
 local function run(state, name, op, server, req, deadline)
   local t = state.transport
-  local scheme = op.security[1]
-  local auto = state.apikey and scheme and scheme.kind == "bearer"
-  local base = state.server or server or DEFAULT_SERVER
-  local safe = op.method == "GET" or op.method == "DELETE" or op.method == "HEAD" or name == "postToken"
-  local nh = #req.headers
-  if not auto then apply_auth(state, op, req) end -- may add to the query
-  req.url = base .. req.path
-  req.max_body, req.cainfo = state.maxBodySize, state.caFile
-  local retried, renewed, tok = 0, false, nil
+  local c = start(state, name, op, server, req, deadline)
   while true do
-    if auto then
-      local terr
-      tok, terr = M.server_token(state, deadline)
-      if not tok then return nil, errors.wrap(name, terr, "could not get a token", credential_secrets(state)) end
-      req.headers[nh + 1] = "Authorization: Bearer " .. tok
-    end
-    local left = deadline - t.now()
-    if left <= 0 then
-      return nil, errors.network(name, "the call's time budget ran out", 28, nil)
-    end
-    local left_ms = math.max(1, math.floor(left * 1000))
-    req.timeout = min(state.attemptTimeout or state.timeout, left_ms)
-    req.connect_timeout = min(state.connectTimeout, left_ms)
-    local status, headers, body, sent = t.request(state, req)
-    local err, wait
-    if status then
-      local data = decode(headers, body)
-      if status >= 200 and status < 300 then
-        return { data = data, status = status, headers = headers }
-      end
-      err = errors.http(name, status, headers, data, credential_secrets(state))
-      if auto and not renewed and (status == 401 or status == 403 and token_expired(err)) then
-        -- a refused call did nothing, so repeating it once is safe
-        renewed = true
-        state.store.drop("SERVER_ACCESS", tok)
-        wait = 0
-      elseif safe and RETRY_STATUS[status] then
-        wait = retry_after(headers["retry-after"])
-      else
-        return nil, err
-      end
-    else
-      err = errors.network(name, headers, body, credential_secrets(state))
-      if not (safe or sent == false) then return nil, err end
-    end
-    if wait ~= 0 then
-      if retried >= state.retries then return nil, err end
-      retried = retried + 1
-      -- exponential backoff with full jitter, unless the server said when
-      wait = wait or random() * min(state.retryMaxDelay, state.retryDelay * 2 ^ (retried - 1)) / 1000
-      if t.now() + wait >= deadline then return nil, err end
-      t.sleep(wait)
-    end
+    local ok, err = arm(state, c)
+    if not ok then return nil, err end
+    local done, res, err2 = settle(state, c, t.request(state, req))
+    if done then return res, err2 end
+    if res > 0 then t.sleep(res) end
   end
 end
 
