@@ -42,6 +42,7 @@ local function plan_of(op)
   end
   plan.segs[#plan.segs + 1] = path:sub(pos)
   plan.static_path = #plan.segs == 1 and plan.segs[1] or nil
+  plan.accept_header = op.accept and "Accept: " .. op.accept
   plan.has_params = next(plan.byname) ~= nil
   plans[op] = plan
   return plan
@@ -79,6 +80,8 @@ local function values_of(v)
   end
   return out
 end
+
+local function joined(vs) return type(vs) == "string" and vs or concat(vs, ",") end
 
 local function fail(name, fmt, ...)
   return nil, "basiq." .. name .. ": " .. format(fmt, ...)
@@ -215,7 +218,8 @@ function M.build(name, op, a, b, nargs)
       if type(k) ~= "string" then return fail(name, "metadata key %s is not a string", tostring(k)) end
       local p = plan.byname[k] or plan.bylower[k:lower()]
       if not p then return fail(name, "unknown parameter '%s'", k) end
-      local vs = values_of(v)
+      -- a scalar stays a string (the common case, no table); arrays are lists
+      local vs = type(v) == "string" and v or scalar(v) or values_of(v)
       if not vs then
         return fail(name, "parameter '%s' must be a string, number, boolean or array of them", k)
       end
@@ -223,7 +227,10 @@ function M.build(name, op, a, b, nargs)
     end
   end
   for _, p in ipairs(plan.required) do
-    if not (vals[p] and vals[p][1]) then return fail(name, "missing required parameter '%s'", p.name) end
+    local vs = vals[p]
+    if not vs or vs[1] == nil and type(vs) == "table" then
+      return fail(name, "missing required parameter '%s'", p.name)
+    end
   end
 
   -- path
@@ -235,15 +242,22 @@ function M.build(name, op, a, b, nargs)
       local p = segs[i + 1]
       if p then
         local vs = vals[p]
-        if not (vs and vs[1]) then return fail(name, "missing required parameter '%s'", p.name) end
-        for j = 1, #vs do
-          local s = vs[j]
-          if s == "" or s == "." or s == ".." then
+        if type(vs) == "string" then
+          if vs == "" or vs == "." or vs == ".." then
             return fail(name, "parameter '%s' must not be empty, '.' or '..'", p.name)
           end
-          vs[j] = escape(s)
+          buf[i + 1] = escape(vs)
+        else
+          if not (vs and vs[1]) then return fail(name, "missing required parameter '%s'", p.name) end
+          for j = 1, #vs do
+            local s = vs[j]
+            if s == "" or s == "." or s == ".." then
+              return fail(name, "parameter '%s' must not be empty, '.' or '..'", p.name)
+            end
+            vs[j] = escape(s)
+          end
+          buf[i + 1] = concat(vs, ",")
         end
-        buf[i + 1] = concat(vs, ",")
       end
     end
     path = concat(buf)
@@ -253,6 +267,7 @@ function M.build(name, op, a, b, nargs)
   local q
   for _, p in ipairs(plan.query) do
     local vs = vals[p]
+    if type(vs) == "string" then vs = { vs } end
     if vs and vs[1] then
       q = q or {}
       local key = escape(p.name)
@@ -269,22 +284,25 @@ function M.build(name, op, a, b, nargs)
   end
   if q then path = path .. "?" .. concat(q, "&") end
 
-  local headers = {}
+  local headers, from = {}, 1
   local accept = plan.accept_p and vals[plan.accept_p]
-  accept = accept and concat(accept, ",") or op.accept
-  if accept then headers[1] = "Accept: " .. accept end
-  for _, p in ipairs(plan.header) do
-    if vals[p] then headers[#headers + 1] = p.name .. ": " .. concat(vals[p], ",") end
+  if accept then
+    headers[1] = "Accept: " .. joined(accept)
+  elseif plan.accept_header then -- the definition's own: nothing to check
+    headers[1], from = plan.accept_header, 2
   end
-  for _, h in ipairs(headers) do
-    if h:find("[\r\n%z]") then
-      return fail(name, "parameter '%s' contains CR, LF or NUL", h:match("^[^:]+"):lower())
+  for _, p in ipairs(plan.header) do
+    if vals[p] then headers[#headers + 1] = p.name .. ": " .. joined(vals[p]) end
+  end
+  for i = from, #headers do
+    if headers[i]:find("[\r\n%z]") then
+      return fail(name, "parameter '%s' contains CR, LF or NUL", headers[i]:match("^[^:]+"):lower())
     end
   end
   if plan.cookie[1] then
     local c = {}
     for _, p in ipairs(plan.cookie) do
-      if vals[p] then c[#c + 1] = p.name .. "=" .. escape(concat(vals[p], ",")) end
+      if vals[p] then c[#c + 1] = p.name .. "=" .. escape(joined(vals[p])) end
     end
     if c[1] then headers[#headers + 1] = "Cookie: " .. concat(c, "; ") end
   end
