@@ -84,6 +84,15 @@ local CURL = {
     end
     return h:perform(req)
   end,
+  -- many at once through curl's multi interface (basiq.core.multi)
+  batch = function(state, reqs, concurrency)
+    local m = state.multi
+    if not m then
+      m = core.multi()
+      state.multi = m
+    end
+    return m:perform(reqs, concurrency)
+  end,
 }
 
 -- Inside nginx a blocking libcurl call would stall the worker: basiq.ngx
@@ -103,7 +112,7 @@ function M.transport(who, v)
   end
   if type(v) == "table" and type(v.request) == "function" then
     return { name = v.name or "custom", now = v.now or CURL.now, sleep = v.sleep or CURL.sleep,
-             request = v.request, store = v.store }
+             request = v.request, batch = v.batch, store = v.store }
   end
   error("basiq." .. who .. ": option 'transport' must be \"curl\", a function or a table with request()", 4)
 end
@@ -114,6 +123,11 @@ local function apply_auth(state, op, req)
   local cred = state.credential
   local scheme = op.security[1]
   if not cred or not scheme then return end
+  local line = cred.lines[scheme] -- the header line, made once per credential and scheme
+  if line then
+    req.headers[#req.headers + 1] = line
+    return
+  end
   local kind, value, name = scheme.kind, cred.raw, "Authorization"
   if kind == "bearer" or kind == "basic" then
     value = cred[kind]
@@ -126,7 +140,9 @@ local function apply_auth(state, op, req)
       name, value = "Cookie", name .. "=" .. escape(value)
     end
   end
-  req.headers[#req.headers + 1] = name .. ": " .. value
+  line = name .. ": " .. value
+  cred.lines[scheme] = line
+  req.headers[#req.headers + 1] = line
 end
 
 local function decode(headers, body)
@@ -140,11 +156,17 @@ local function decode(headers, body)
 end
 
 -- Credentials go over plain http only to loopback, unless the user opted in.
+local insecure_cache, cached = {}, 0
 local function insecure(url)
+  local known = insecure_cache[url]
+  if known ~= nil then return known end
+  if cached >= 64 then insecure_cache, cached = {}, 0 end
+  cached = cached + 1
   local host = url:match("^[Hh][Tt][Tt][Pp]://([^/?#]*)")
-  if not host then return false end
-  host = host:gsub("^.*@", ""):gsub(":%d*$", ""):lower()
-  return not (host == "localhost" or host == "[::1]" or host:match("^127%.%d+%.%d+%.%d+$"))
+  if host then host = host:gsub("^.*@", ""):gsub(":%d*$", ""):lower() end
+  known = host ~= nil and not (host == "localhost" or host == "[::1]" or host:match("^127%.%d+%.%d+%.%d+$") ~= nil)
+  insecure_cache[url] = known
+  return known
 end
 
 -- Seconds to wait from a Retry-After header (delta-seconds or an HTTP date).
@@ -318,6 +340,7 @@ function M.new(opts, target)
       raw = value,
       bearer = "Bearer " .. (value:match("^[Bb]earer%s+(.*)$") or value),
       basic = value:match("^[Bb]asic%s") and value or "Basic " .. value,
+      lines = setmetatable({}, { __mode = "k" }),
     }
     state.secrets = { value, bare }
     local key = value:match("^[Bb]asic%s") and value or nil
@@ -441,11 +464,85 @@ function M.new(opts, target)
     return require("basiq.jobs").wait(client, state.transport, jobId, opts)
   end
 
+  -- results, errors = basiq.batch({ { "getUser", { userId = a } }, ... }, { concurrency = 16 })
+  -- Runs the calls concurrently (curl multi in the C core); results[i] or
+  -- errors[i] for each call, with the same retry and token rules as one call.
+  function client.batch(calls, opts)
+    if type(calls) ~= "table" then error("basiq.batch: calls must be a list", 2) end
+    if opts ~= nil and type(opts) ~= "table" then error("basiq.batch: options must be a table", 2) end
+    local n = opts and opts.concurrency or 16
+    if type(n) ~= "number" or n < 1 or n > 1000 or n % 1 ~= 0 then
+      error("basiq.batch: option 'concurrency' must be an integer from 1 to 1000", 2)
+    end
+    local t = state.transport
+    local deadline = t.now() + state.timeout / 1000
+    local results, errs, pending = {}, {}, {}
+    for i = 1, #calls do -- every call is checked before any is sent
+      local spec = calls[i]
+      if type(spec) ~= "table" or type(spec[1]) ~= "string" then
+        error("basiq.batch: call " .. i .. " must be { name, body_or_metadata [, metadata] }", 2)
+      end
+      local name = spec[1]
+      local op, server = find_op(state, name)
+      if not op then error("basiq.batch: call " .. i .. ": unknown operation '" .. name .. "'", 2) end
+      local nargs = spec[3] ~= nil and 2 or spec[2] ~= nil and 1 or 0
+      local req, msg = build(name, op, spec[2], spec[3], nargs)
+      if not req then error("basiq.batch: call " .. i .. ": " .. msg, 2) end
+      if (state.credential and op.security[1]) and not state.allowInsecureHttp
+          and insecure(state.server or server or DEFAULT_SERVER) then
+        error("basiq.batch: call " .. i .. ": refusing to send credentials over plain http to a host other than loopback", 2)
+      end
+      pending[#pending + 1] = start(state, name, op, server, req, deadline)
+      pending[#pending].index = i
+    end
+    while #pending > 0 do
+      local reqs, armed = {}, {}
+      for _, c in ipairs(pending) do
+        local ok, err = arm(state, c)
+        if ok then
+          reqs[#reqs + 1], armed[#armed + 1] = c.req, c
+        else
+          errs[c.index] = err
+        end
+      end
+      local out
+      if t.batch then
+        out = t.batch(state, reqs, n)
+      else -- a transport without batch: one at a time
+        out = {}
+        for k, req in ipairs(reqs) do
+          local status, h, b, sent = t.request(state, req)
+          out[k] = status and { status = status, headers = h, body = b } or { err = h, code = b, sent = sent }
+        end
+      end
+      local again, wait = {}, 0
+      for k, c in ipairs(armed) do
+        local o = out[k]
+        local done, res, err
+        if o.status then
+          done, res, err = settle(state, c, o.status, o.headers, o.body)
+        else
+          done, res, err = settle(state, c, nil, o.err, o.code, o.sent)
+        end
+        if done then
+          results[c.index], errs[c.index] = res, err
+        else
+          again[#again + 1] = c
+          wait = math.max(wait, res)
+        end
+      end
+      if #again > 0 and wait > 0 then t.sleep(wait) end
+      pending = again
+    end
+    return results, errs
+  end
+
   function client.new(o) return M.new(o) end
 
-  -- Frees the connection now rather than at garbage collection.
+  -- Frees the connections now rather than at garbage collection.
   function client.close()
     if state.handle then state.handle:close(); state.handle = nil end
+    if state.multi then state.multi:close(); state.multi = nil end
   end
 
   for k in pairs(client) do helpers[k] = true end

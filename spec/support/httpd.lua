@@ -1,6 +1,6 @@
 -- A small HTTP/1.1 server for the specs: one coroutine per connection over
 -- luasocket, keep-alive, loopback only. The path picks the behaviour:
---   /status/<code>   answers <code> with a Basiq error body
+--   /status/<code>   answers <code> with a Basiq error body (so does /users/status-<code>)
 --   /delay/<ms>/...  waits, then echoes
 --   /html/<code>     answers <code> with an HTML page
 --   /text            answers text/plain
@@ -211,7 +211,7 @@ local function handle(sock, req)
   if life then
     return token_route(sock, req, tonumber(life), tonumber(claimed) or tonumber(life), realm, rest)
   end
-  local code = target:match("/status/(%d+)")
+  local code = target:match("/status/(%d+)") or target:match("/users/status%-(%d+)") -- the latter for batches
   if code then
     return respond(sock, tonumber(code), { ["Content-Type"] = "application/json" }, basiq_error(tonumber(code)))
   end
