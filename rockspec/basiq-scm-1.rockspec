@@ -26,7 +26,7 @@ build = {
   type = "builtin",
   modules = {
     ["basiq.core"] = {
-      sources = { "src/buf.c", "src/core.c", "src/easy.c", "src/encode.c" },
+      sources = { "src/buf.c", "src/core.c", "src/easy.c", "src/encode.c", "src/multi.c", "src/xfer.c" },
       libraries = { "curl" },
       libdirs = { "$(CURL_LIBDIR)" },
     },

@@ -59,6 +59,26 @@ describe("retries", function()
     assert.are.equal(1, #attempts())
   end)
 
+  it("repeats a POST whose connection failed before anything was sent, not one that was reset", function()
+    local h, calls = core.new(), 0
+    local c = basiq.new({ server = "http://127.0.0.1:" .. procs.free_port(), retryDelay = 1,
+      transport = function(req) calls = calls + 1; return h:perform(req) end }).auth("tok")
+    local res, err = c.createUser({ email = "a@b.c" })
+    assert.is_nil(res)
+    assert.are.equal("connect", err.code)
+    assert.are.equal(3, calls) -- refused: surely not sent, so retried
+    calls = 0
+    c.server(srv.url .. "/reset")
+    res, err = c.createUser({ email = "a@b.c" })
+    assert.is_nil(res)
+    assert.are.equal(1, calls, tostring(err)) -- may have reached the server: never repeated
+    calls = 0
+    res, err = c.getUser({ userId = "u1" })
+    assert.is_nil(res)
+    assert.are.equal(3, calls, tostring(err)) -- a GET is
+    h:close()
+  end)
+
   it("does not repeat other statuses", function()
     for _, status in ipairs({ 400, 401, 404, 500 }) do
       local c, attempts = flaky(1, status)

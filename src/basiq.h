@@ -2,9 +2,11 @@
 #define BASIQ_H
 
 #include <stddef.h>
+#include <curl/curl.h>
 #include "compat.h"
 
 #define BASIQ_EASY_MT "basiq.core.easy"
+#define BASIQ_MULTI_MT "basiq.core.multi"
 #ifndef BASIQ_VERSION
 #define BASIQ_VERSION "0.1.0"
 #endif
@@ -25,7 +27,25 @@ typedef void (*basiq_header_fn)(void *ud, const char *name, size_t nlen,
                                 const char *value, size_t vlen);
 void basiq_parse_headers(const char *raw, size_t len, basiq_header_fn fn, void *ud);
 
+/* One transfer (xfer.c): an easy handle with its request and reply state. */
+typedef struct {
+  CURL *curl;
+  struct curl_slist *headers; /* owned until the next prepare or cleanup */
+  curl_mime *mime;
+  basiq_buf body, head;
+  size_t max_body;
+  int too_big;
+  CURLcode prep_rc; /* why prepare failed, when libcurl refused an option */
+  char errbuf[CURL_ERROR_SIZE];
+} basiq_xfer;
+
+int basiq_xfer_init(basiq_xfer *x);     /* 0 ok, -1 when curl_easy_init fails */
+void basiq_xfer_cleanup(basiq_xfer *x); /* idempotent */
+const char *basiq_xfer_prepare(lua_State *L, int t, basiq_xfer *x); /* NULL ok; may raise */
+int basiq_xfer_push(lua_State *L, basiq_xfer *x, CURLcode rc);       /* pushes 3 or 4 values */
+
 int basiq_open_easy(lua_State *L);   /* registers the easy metatable, pushes new() */
 void basiq_open_encode(lua_State *L);   /* adds escape/form to the table on top */
+int basiq_open_multi(lua_State *L);  /* registers the multi metatable, pushes multi() */
 
 #endif

@@ -47,6 +47,8 @@ int luaopen_basiq_core(lua_State *L) {
   lua_newtable(L);
   basiq_open_easy(L);
   lua_setfield(L, -2, "new");
+  basiq_open_multi(L);
+  lua_setfield(L, -2, "multi");
   basiq_open_encode(L);
   lua_pushcfunction(L, l_now);
   lua_setfield(L, -2, "now");

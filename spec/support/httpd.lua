@@ -5,6 +5,7 @@
 --   /html/<code>     answers <code> with an HTML page
 --   /text            answers text/plain
 --   /stall           accepts and never answers
+--   /reset           reads the request, then resets the connection
 --   /redirect        answers 302
 --   /leaky           answers 401 with the Authorization header in the error
 --   /tok/<life>[:<claimed>]/<realm>/...  a stand-in for Basiq's /token (below)
@@ -230,6 +231,11 @@ local function handle(sock, req)
     return respond(sock, 401, { ["Content-Type"] = "application/json" }, cjson.encode({ type = "list",
       data = { { type = "error", code = "unauthorized", title = "Bad " .. auth, detail = "You sent " .. auth } } }))
   end
+  if target:find("/reset", 1, true) then -- read the request, then RST the connection
+    sock:setoption("linger", { on = true, timeout = 0 })
+    sock:close()
+    return "closed"
+  end
   if target:find("/stall", 1, true) then
     sleep(3600)
     return
@@ -264,7 +270,9 @@ local function serve(sock)
       if not body then break end
     end
     local _, peer = sock:getpeername()
-    handle(sock, { method = method, target = target, headers = headers, body = body, peer = tonumber(peer) })
+    if handle(sock, { method = method, target = target, headers = headers, body = body, peer = tonumber(peer) }) == "closed" then
+      return
+    end
     if (headers.connection or ""):lower() == "close" then break end
   end
   sock:close()

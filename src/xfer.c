@@ -1,0 +1,262 @@
+/* One HTTP transfer: a libcurl easy handle, its request state and reply
+ * buffers. Shared by the single handle (easy.c) and batches (multi.c), so
+ * both send with exactly the same options.
+ *
+ * basiq_xfer_prepare reads the Lua request table and may raise; it runs
+ * before any transfer starts. The libcurl callbacks only fill C buffers, so
+ * no Lua error can ever unwind through libcurl frames. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <ctype.h>
+#include "basiq.h"
+
+#define DEFAULT_TIMEOUT_MS 60000L
+#define DEFAULT_CONNECT_TIMEOUT_MS 10000L
+#define DEFAULT_MAX_BODY ((size_t)64 * 1024 * 1024)
+#define MAX_HEADER_BYTES (1024 * 1024)
+
+static void release_request(basiq_xfer *x) {
+  if (x->headers) { curl_slist_free_all(x->headers); x->headers = NULL; }
+  if (x->mime) { curl_mime_free(x->mime); x->mime = NULL; }
+}
+
+int basiq_xfer_init(basiq_xfer *x) {
+  memset(x, 0, sizeof *x);
+  x->curl = curl_easy_init();
+  return x->curl ? 0 : -1;
+}
+
+void basiq_xfer_cleanup(basiq_xfer *x) {
+  release_request(x);
+  if (x->curl) { curl_easy_cleanup(x->curl); x->curl = NULL; }
+  basiq_buf_free(&x->body);
+  basiq_buf_free(&x->head);
+}
+
+static size_t on_body(char *p, size_t size, size_t n, void *ud) {
+  basiq_xfer *x = ud;
+  size_t len = size * n;
+  if (x->body.len + len > x->max_body) { x->too_big = 1; return 0; }
+  return basiq_buf_append(&x->body, p, len) == 0 ? len : 0;
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *ud) {
+  basiq_xfer *x = ud;
+  size_t len = size * n;
+  if (x->head.len + len > MAX_HEADER_BYTES) return 0; /* curl caps too; belt and braces */
+  return basiq_buf_append(&x->head, p, len) == 0 ? len : 0;
+}
+
+static long opt_ms(lua_State *L, int t, const char *k, long def) {
+  lua_Number v;
+  lua_getfield(L, t, k);
+  v = lua_isnil(L, -1) ? (lua_Number)def : luaL_checknumber(L, -1);
+  lua_pop(L, 1);
+  if (!(v >= 1)) luaL_error(L, "basiq.core: %s must be a positive number of milliseconds", k);
+  return v > 2147483647.0 ? 2147483647L : (long)v; /* no overflowing cast */
+}
+
+static const char *opt_str(lua_State *L, int t, const char *k, size_t *len) {
+  const char *s;
+  lua_getfield(L, t, k);
+  s = lua_isnil(L, -1) ? NULL : luaL_checklstring(L, -1, len);
+  lua_pop(L, 1); /* the request table keeps the string alive during the transfer */
+  return s;
+}
+
+/* Builds x->mime from req.mime = { {name=, data=|path=, filename=, type=}, ... } */
+static const char *build_mime(lua_State *L, basiq_xfer *x, int t) {
+  size_t i, n = lua_rawlen(L, t);
+  x->mime = curl_mime_init(x->curl);
+  if (x->mime == NULL) return "curl_mime_init failed";
+  for (i = 1; i <= n; i++) {
+    curl_mimepart *part;
+    const char *name, *path, *fname, *type, *data;
+    size_t dlen = 0;
+    lua_rawgeti(L, t, (int)i);
+    luaL_checktype(L, -1, LUA_TTABLE);
+    name = opt_str(L, -1, "name", NULL);
+    data = opt_str(L, -1, "data", &dlen);
+    path = opt_str(L, -1, "path", NULL);
+    fname = opt_str(L, -1, "filename", NULL);
+    type = opt_str(L, -1, "type", NULL);
+    /* the part table stays referenced by req.mime, so its strings stay alive */
+    lua_pop(L, 1);
+    if (name == NULL) return "multipart part without a name";
+    part = curl_mime_addpart(x->mime);
+    if (part == NULL) return "curl_mime_addpart failed";
+    if (curl_mime_name(part, name) != CURLE_OK) return "curl_mime_name failed";
+    if (path) {
+      CURLcode rc = curl_mime_filedata(part, path);
+      if (rc != CURLE_OK) return curl_easy_strerror(rc);
+    } else if (data) {
+      if (curl_mime_data(part, data, dlen) != CURLE_OK) return "curl_mime_data failed";
+    }
+    if (fname && curl_mime_filename(part, fname) != CURLE_OK) return "curl_mime_filename failed";
+    if (type && curl_mime_type(part, type) != CURLE_OK) return "curl_mime_type failed";
+  }
+  return NULL;
+}
+
+#define SET(opt, val) do { if ((rc = curl_easy_setopt(c, opt, val)) != CURLE_OK) goto fail; } while (0)
+
+/* Reads the request table at index t into x and sets every option.
+ * Raises on a malformed table; returns NULL, or a message when libcurl
+ * refuses something (the caller reports it without sending). Strings from
+ * the table are used in place: the table must stay alive until the
+ * transfer is over. */
+const char *basiq_xfer_prepare(lua_State *L, int t, basiq_xfer *x) {
+  CURL *c = x->curl;
+  CURLcode rc = CURLE_OK;
+  const char *method, *url, *body, *cainfo, *merr = NULL;
+  size_t blen = 0, i, n;
+  long timeout, ctimeout;
+  double max_body;
+
+  luaL_checktype(L, t, LUA_TTABLE);
+  method = opt_str(L, t, "method", NULL);
+  url = opt_str(L, t, "url", NULL);
+  if (method == NULL || url == NULL) luaL_error(L, "basiq.core: request needs method and url");
+  body = opt_str(L, t, "body", &blen);
+  cainfo = opt_str(L, t, "cainfo", NULL);
+  timeout = opt_ms(L, t, "timeout", DEFAULT_TIMEOUT_MS);
+  ctimeout = opt_ms(L, t, "connect_timeout", DEFAULT_CONNECT_TIMEOUT_MS);
+  lua_getfield(L, t, "max_body");
+  max_body = lua_isnil(L, -1) ? (double)DEFAULT_MAX_BODY : luaL_checknumber(L, -1);
+  lua_pop(L, 1);
+
+  release_request(x);
+  lua_getfield(L, t, "headers");
+  if (!lua_isnil(L, -1)) {
+    luaL_checktype(L, -1, LUA_TTABLE);
+    n = lua_rawlen(L, -1);
+    for (i = 1; i <= n; i++) {
+      struct curl_slist *h;
+      lua_rawgeti(L, -1, (int)i);
+      h = curl_slist_append(x->headers, luaL_checkstring(L, -1));
+      lua_pop(L, 1);
+      if (h == NULL) { merr = "out of memory"; break; }
+      x->headers = h;
+    }
+  }
+  lua_pop(L, 1);
+  if (merr == NULL) {
+    lua_getfield(L, t, "mime");
+    if (!lua_isnil(L, -1)) {
+      luaL_checktype(L, -1, LUA_TTABLE);
+      merr = build_mime(L, x, lua_gettop(L));
+    }
+    lua_pop(L, 1);
+  }
+  x->prep_rc = CURLE_OK;
+  if (merr) return merr;
+
+  /* From here on nothing raises. */
+  curl_easy_reset(c); /* keeps the connection, DNS and TLS session caches */
+  x->errbuf[0] = '\0';
+  x->body.len = x->head.len = 0;
+  x->too_big = 0;
+  x->max_body = !(max_body > 0) ? 0 : max_body >= 4503599627370496.0 ? (size_t)1 << 52 : (size_t)max_body;
+  SET(CURLOPT_ERRORBUFFER, x->errbuf);
+  SET(CURLOPT_URL, url);
+  SET(CURLOPT_NOSIGNAL, 1L);
+#if LIBCURL_VERSION_NUM >= 0x075500
+  SET(CURLOPT_PROTOCOLS_STR, "http,https");
+  SET(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+#else
+  SET(CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+  SET(CURLOPT_REDIR_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+  SET(CURLOPT_FOLLOWLOCATION, 0L);
+  SET(CURLOPT_SSL_VERIFYPEER, 1L);
+  SET(CURLOPT_SSL_VERIFYHOST, 2L);
+  if (cainfo) SET(CURLOPT_CAINFO, cainfo);
+  SET(CURLOPT_PATH_AS_IS, 1L); /* the Lua layer built the path; curl must not rewrite it */
+  SET(CURLOPT_TIMEOUT_MS, timeout);
+  SET(CURLOPT_CONNECTTIMEOUT_MS, ctimeout);
+  SET(CURLOPT_ACCEPT_ENCODING, "");
+  SET(CURLOPT_USERAGENT, "basiq-lua/" BASIQ_VERSION);
+  SET(CURLOPT_TCP_KEEPALIVE, 1L);
+  SET(CURLOPT_WRITEFUNCTION, on_body);
+  SET(CURLOPT_WRITEDATA, x);
+  SET(CURLOPT_HEADERFUNCTION, on_header);
+  SET(CURLOPT_HEADERDATA, x);
+  SET(CURLOPT_PRIVATE, x);
+  if (x->headers) SET(CURLOPT_HTTPHEADER, x->headers);
+  if (x->mime) {
+    SET(CURLOPT_MIMEPOST, x->mime);
+  } else if (body) {
+    SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)blen);
+    SET(CURLOPT_POSTFIELDS, body); /* anchored by req.body during the transfer */
+  }
+  if (strcmp(method, "GET") == 0) {
+    if (!body && !x->mime) SET(CURLOPT_HTTPGET, 1L);
+    else SET(CURLOPT_CUSTOMREQUEST, method);
+  } else if (strcmp(method, "POST") == 0) {
+    if (!body && !x->mime) { SET(CURLOPT_POSTFIELDSIZE, 0L); SET(CURLOPT_POSTFIELDS, ""); }
+  } else {
+    SET(CURLOPT_CUSTOMREQUEST, method);
+  }
+  return NULL;
+fail:
+  x->prep_rc = rc;
+  return curl_easy_strerror(rc);
+}
+
+/* Whether any byte of the request may have reached the server: only a
+ * failed resolve or connect, or nothing written at all, says surely not. */
+static int maybe_sent(basiq_xfer *x, CURLcode rc) {
+  long req_size = 0;
+  if (rc == CURLE_COULDNT_RESOLVE_HOST || rc == CURLE_COULDNT_RESOLVE_PROXY || rc == CURLE_COULDNT_CONNECT)
+    return 0;
+  if (curl_easy_getinfo(x->curl, CURLINFO_REQUEST_SIZE, &req_size) != CURLE_OK) return 1;
+  return req_size > 0;
+}
+
+static void push_header(void *ud, const char *name, size_t nlen, const char *value, size_t vlen) {
+  lua_State *L = ud;
+  char lower[256];
+  size_t i;
+  if (nlen >= sizeof lower) return; /* no legitimate header name is that long */
+  for (i = 0; i < nlen; i++) lower[i] = (char)tolower((unsigned char)name[i]);
+  lua_pushlstring(L, lower, nlen);
+  lua_pushvalue(L, -1);
+  lua_rawget(L, -3);
+  if (lua_isstring(L, -1)) { /* repeated header: join as HTTP allows */
+    lua_pushliteral(L, ", ");
+    lua_pushlstring(L, value, vlen);
+    lua_concat(L, 3);
+  } else {
+    lua_pop(L, 1);
+    lua_pushlstring(L, value, vlen);
+  }
+  lua_rawset(L, -3);
+}
+
+/* Pushes a finished transfer's outcome: status, headers, body (3 values)
+ * or nil, message, curlcode, sent (4 values); returns how many. */
+int basiq_xfer_push(lua_State *L, basiq_xfer *x, CURLcode rc) {
+  long status = 0;
+  if (rc == CURLE_OK) rc = curl_easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &status);
+  if (rc == CURLE_OK) {
+    lua_pushinteger(L, status);
+    lua_newtable(L);
+    basiq_parse_headers(x->head.data, x->head.len, push_header, L);
+    lua_pushlstring(L, x->body.len ? x->body.data : "", x->body.len);
+    if (x->body.cap > 1024 * 1024) basiq_buf_free(&x->body); /* don't pin a huge page */
+    return 3;
+  }
+  lua_pushnil(L);
+  if (x->too_big) {
+    char msg[64];
+    snprintf(msg, sizeof msg, "response body larger than %zu bytes", x->max_body);
+    lua_pushstring(L, msg);
+  } else {
+    lua_pushstring(L, x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc));
+  }
+  lua_pushinteger(L, (lua_Integer)rc);
+  lua_pushboolean(L, maybe_sent(x, rc));
+  if (x->body.cap > 1024 * 1024) basiq_buf_free(&x->body);
+  return 4;
+}
