@@ -36,6 +36,7 @@ typedef struct {
   size_t max_body;
   int too_big;
   CURLcode prep_rc; /* why prepare failed, when libcurl refused an option */
+  int plain;        /* the options set are a plain GET's (see prepare) */
   char errbuf[CURL_ERROR_SIZE];
 } basiq_xfer;
 

@@ -100,6 +100,7 @@ static int l_perform(lua_State *L) {
                          || curl_easy_setopt(x->curl, CURLOPT_PIPEWAIT, 1L) != CURLE_OK)) {
       prep_err[i] = "HTTP/2 options refused";
     }
+    x->plain = 0; /* the HTTP/2 options are not a plain GET's: reset next time */
   }
 
   /* the transfers: at most conc in flight, the next added as one finishes */

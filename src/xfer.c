@@ -113,6 +113,7 @@ const char *basiq_xfer_prepare(lua_State *L, int t, basiq_xfer *x) {
   size_t blen = 0, i, n;
   long timeout, ctimeout;
   double max_body;
+  int plain;
 
   luaL_checktype(L, t, LUA_TTABLE);
   method = opt_str(L, t, "method", NULL);
@@ -153,11 +154,22 @@ const char *basiq_xfer_prepare(lua_State *L, int t, basiq_xfer *x) {
   if (merr) return merr;
 
   /* From here on nothing raises. */
-  curl_easy_reset(c); /* keeps the connection, DNS and TLS session caches */
   x->errbuf[0] = '\0';
   x->body.len = x->head.len = 0;
   x->too_big = 0;
   x->max_body = !(max_body > 0) ? 0 : max_body >= 4503599627370496.0 ? (size_t)1 << 52 : (size_t)max_body;
+  plain = !body && !x->mime && !cainfo && strcmp(method, "GET") == 0;
+  if (plain && x->plain) {
+    /* the hot path: a plain GET after a plain GET on this handle differs
+     * only in these; everything else is still set from last time */
+    SET(CURLOPT_URL, url);
+    SET(CURLOPT_TIMEOUT_MS, timeout);
+    SET(CURLOPT_CONNECTTIMEOUT_MS, ctimeout);
+    SET(CURLOPT_HTTPHEADER, x->headers);
+    return NULL;
+  }
+  x->plain = 0;
+  curl_easy_reset(c); /* keeps the connection, DNS and TLS session caches */
   SET(CURLOPT_ERRORBUFFER, x->errbuf);
   SET(CURLOPT_URL, url);
   SET(CURLOPT_NOSIGNAL, 1L);
@@ -198,8 +210,10 @@ const char *basiq_xfer_prepare(lua_State *L, int t, basiq_xfer *x) {
   } else {
     SET(CURLOPT_CUSTOMREQUEST, method);
   }
+  x->plain = plain;
   return NULL;
 fail:
+  x->plain = 0;
   x->prep_rc = rc;
   return curl_easy_strerror(rc);
 }
