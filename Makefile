@@ -14,7 +14,7 @@ SRC     := $(wildcard src/*.c)
 HDR     := $(wildcard src/*.h)
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu99 -fPIC -Wall -Wextra -Werror -I$(LUA_INC)
-LDLIBS  := -lcurl
+LDLIBS  := -lcurl -lcrypto
 
 export LUA_PATH_5_4  := $(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;;
 export LUA_CPATH_5_4 := $(CURDIR)/$(BUILD)/?.so;;

@@ -21,14 +21,15 @@ external_dependencies = {
   -- Library only: on Debian curl.h lives in a multiarch include folder
   -- that the compiler finds by itself.
   CURL = { library = "curl" },
+  CRYPTO = { library = "crypto" }, -- OpenSSL's libcrypto: webhook HMAC and base64
 }
 build = {
   type = "builtin",
   modules = {
     ["basiq.core"] = {
-      sources = { "src/buf.c", "src/core.c", "src/easy.c", "src/encode.c", "src/multi.c", "src/xfer.c" },
-      libraries = { "curl" },
-      libdirs = { "$(CURL_LIBDIR)" },
+      sources = { "src/buf.c", "src/core.c", "src/easy.c", "src/crypto.c", "src/encode.c", "src/multi.c", "src/xfer.c" },
+      libraries = { "curl", "crypto" },
+      libdirs = { "$(CURL_LIBDIR)", "$(CRYPTO_LIBDIR)" },
     },
     ["basiq"] = "lua/basiq/init.lua",
     ["basiq.client"] = "lua/basiq/client.lua",
@@ -37,6 +38,8 @@ build = {
     ["basiq.request"] = "lua/basiq/request.lua",
     ["basiq.token"] = "lua/basiq/token.lua",
     ["basiq.jobs"] = "lua/basiq/jobs.lua",
+    ["basiq.filter"] = "lua/basiq/filter.lua",
+    ["basiq.webhook"] = "lua/basiq/webhook.lua",
     ["basiq.ops.index"] = "lua/basiq/ops/index.lua",
     ["basiq.ops.affordability"] = "lua/basiq/ops/affordability.lua",
     ["basiq.ops.core"] = "lua/basiq/ops/core.lua",

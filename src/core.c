@@ -50,6 +50,7 @@ int luaopen_basiq_core(lua_State *L) {
   basiq_open_multi(L);
   lua_setfield(L, -2, "multi");
   basiq_open_encode(L);
+  basiq_open_crypto(L);
   lua_pushcfunction(L, l_now);
   lua_setfield(L, -2, "now");
   lua_pushcfunction(L, l_sleep);

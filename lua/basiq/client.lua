@@ -537,6 +537,9 @@ function M.new(opts, target)
     return results, errs
   end
 
+  client.webhook = require("basiq.webhook")  -- basiq.webhook.verify(secret, headers, rawBody, opts)
+  client.filter = require("basiq.filter").build -- basiq.filter{ ["account.id"] = id, ... }
+
   function client.new(o) return M.new(o) end
 
   -- Frees the connections now rather than at garbage collection.
