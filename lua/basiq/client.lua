@@ -250,7 +250,7 @@ local function settle(state, c, status, headers, body, sent)
     if c.auto and not c.renewed and (status == 401 or status == 403 and token_expired(err)) then
       -- a refused call did nothing, so repeating it once is safe
       c.renewed = true
-      state.store.drop("SERVER_ACCESS", c.tok)
+      state.store.drop(state.keyid .. "SERVER_ACCESS", c.tok)
       return false, 0
     elseif not (c.safe and RETRY_STATUS[status]) then
       return true, nil, err
@@ -310,7 +310,7 @@ function M.fetch_token(state, form, deadline)
 end
 
 function M.server_token(state, deadline)
-  local tok, err = token.get(state.store, state.transport, "SERVER_ACCESS", function()
+  local tok, err = token.get(state.store, state.transport, state.keyid .. "SERVER_ACCESS", function()
     return M.fetch_token(state, { scope = "SERVER_ACCESS" }, deadline)
   end, deadline)
   if tok then note_token(state, tok) end
@@ -346,6 +346,9 @@ function M.new(opts, target)
     local key = value:match("^[Bb]asic%s") and value or nil
     if key ~= state.apikey then -- tokens belong to the key they came from
       state.apikey = key
+      -- store keys carry a digest of the API key, never the key: a store
+      -- shared by nginx workers may serve several keys
+      state.keyid = key and (core.b64encode(core.hmac_sha256("basiq token store", key)):sub(1, 22) .. ":") or ""
       state.store = (state.transport.store or token.memory_store)()
       state.issued = {}
     end
@@ -366,7 +369,7 @@ function M.new(opts, target)
       error("basiq.clientToken: needs an API key: basiq.auth(\"Basic <key>\") or basiq.new{ apiKey = ... }", 2)
     end
     local deadline = state.transport.now() + state.timeout / 1000
-    local tok, err = token.get(state.store, state.transport, "CLIENT_ACCESS:" .. userId, function()
+    local tok, err = token.get(state.store, state.transport, state.keyid .. "CLIENT_ACCESS:" .. userId, function()
       return M.fetch_token(state, { scope = "CLIENT_ACCESS", userId = userId }, deadline)
     end, deadline)
     if not tok then return nil, errors.wrap("clientToken", err, "could not get a token", credential_secrets(state)) end
