@@ -40,6 +40,7 @@ build = {
     ["basiq.jobs"] = "lua/basiq/jobs.lua",
     ["basiq.filter"] = "lua/basiq/filter.lua",
     ["basiq.webhook"] = "lua/basiq/webhook.lua",
+    ["basiq.ngx"] = "lua/basiq/ngx.lua",
     ["basiq.ops.index"] = "lua/basiq/ops/index.lua",
     ["basiq.ops.affordability"] = "lua/basiq/ops/affordability.lua",
     ["basiq.ops.core"] = "lua/basiq/ops/core.lua",

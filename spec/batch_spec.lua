@@ -139,8 +139,12 @@ describe("core.multi and the sent flag", function()
       for _, o in ipairs(out) do set[cjson.decode(o.body).peer] = true end
       return set
     end
+    -- with two transfers curl may open one connection or two, so the check is
+    -- that the second batch uses a connection of the first one
     local first, second = peers(), peers()
-    for port in pairs(second) do assert.is_true(first[port], "a new connection in the second batch") end
+    local reused = false
+    for port in pairs(second) do reused = reused or first[port] == true end
+    assert.is_true(reused, "no connection of the first batch was reused")
     assert.has_error(function() m:perform({ { method = "GET" } }, 1) end, "basiq.core: request needs method and url")
     assert.has_error(function() m:perform({}, 0) end, "basiq.core: concurrency must be 1 to 1000")
     assert.has_error(function() m:perform("x", 1) end)

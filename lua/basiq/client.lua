@@ -112,7 +112,7 @@ function M.transport(who, v)
   end
   if type(v) == "table" and type(v.request) == "function" then
     return { name = v.name or "custom", now = v.now or CURL.now, sleep = v.sleep or CURL.sleep,
-             request = v.request, batch = v.batch, store = v.store }
+             request = v.request, batch = v.batch, store = v.store, check = v.check }
   end
   error("basiq." .. who .. ": option 'transport' must be \"curl\", a function or a table with request()", 4)
 end
@@ -273,6 +273,8 @@ end
 -- (transport seconds). Auto-token calls renew and repeat once on a refusal.
 local function run(state, name, op, server, req, deadline)
   local t = state.transport
+  local unusable = t.check and t.check()
+  if unusable then return nil, errors.new("phase", "basiq." .. name .. ": " .. unusable) end
   local c = start(state, name, op, server, req, deadline)
   while true do
     local ok, err = arm(state, c)
@@ -478,8 +480,13 @@ function M.new(opts, target)
       error("basiq.batch: option 'concurrency' must be an integer from 1 to 1000", 2)
     end
     local t = state.transport
-    local deadline = t.now() + state.timeout / 1000
     local results, errs, pending = {}, {}, {}
+    local unusable = t.check and t.check()
+    if unusable then
+      for i = 1, #calls do errs[i] = errors.new("phase", "basiq.batch: " .. unusable) end
+      return results, errs
+    end
+    local deadline = t.now() + state.timeout / 1000
     for i = 1, #calls do -- every call is checked before any is sent
       local spec = calls[i]
       if type(spec) ~= "table" or type(spec[1]) ~= "string" then

@@ -37,12 +37,13 @@ local function redact_deep(v, secrets, depth)
 end
 
 function M.network(opname, msg, curlcode, secrets)
-  local code = CURL_KINDS[curlcode] or "network"
+  -- a transport may name the kind itself (basiq.ngx: "thread")
+  local code = CURL_KINDS[curlcode] or type(curlcode) == "string" and curlcode or "network"
   if code == "too-large" and not tostring(msg):find("larger than", 1, true) then code = "network" end
   msg = redact(tostring(msg), secrets)
   return setmetatable({
     code = code,
-    curlcode = curlcode,
+    curlcode = type(curlcode) == "number" and curlcode or nil,
     message = string.format("basiq.%s: %s error: %s", opname, code, msg),
   }, Error)
 end

@@ -69,7 +69,7 @@ end
 -- The /token stand-in. POST .../token issues "<realm>-<n>" living <life>
 -- seconds (claiming <claimed> in expires_in, default the same); other paths
 -- need a live bearer token: unknown -> 401, expired -> 403 "Token has
--- expired.". .../stats reports what was issued; .../revoke forgets every
+-- expired." (a realm named d<ms> answers those after <ms>). .../stats reports what was issued; .../revoke forgets every
 -- token; .../forbidden/ answers a 403 that is not about tokens, .../leak/
 -- the same echoing the Authorization header.
 local realms = {}
@@ -107,7 +107,10 @@ local function token_route(sock, req, life, claimed, realm, rest)
   elseif rest:find("^/leak/") then -- a 403 that echoes the credential back
     return deny(403, "access-denied", "Access denied", "You sent " .. req.headers.authorization)
   end
-  return respond(sock, 200, json, cjson.encode({ method = req.method, target = req.target, token = tok }))
+  local ms = realm:match("^d(%d+)") -- realm d300: every authorised answer takes 0.3 s
+  if ms then sleep(tonumber(ms) / 1000) end
+  return respond(sock, 200, json, cjson.encode({ method = req.method, target = req.target, token = tok,
+    body = req.body, peer = req.peer }))
 end
 
 -- Attempts seen per /flaky/<key>: GET /flaky/<key>/stats lists their times.

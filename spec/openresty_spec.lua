@@ -1,0 +1,194 @@
+-- basiq inside a real nginx (Debian's nginx-core + libnginx-mod-http-lua),
+-- from a LuaRocks tree built for LuaJIT, with examples/openresty/'s
+-- configuration, driven by the curl command line against the suite's server.
+local procs = require("support.procs")
+local basiq = require("basiq")
+local cjson = require("cjson")
+local socket = require("socket")
+
+local ROOT = procs.ROOT
+local KEY = "b3BlbnJlc3R5LWtleQ=="
+local SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+local function sh(cmd)
+  local p = assert(io.popen(cmd .. " 2>&1"))
+  local out = p:read("*a")
+  p:close()
+  return out
+end
+
+-- Test-only locations, added next to the example's own.
+local EXTRA = [[
+    location ~ ^/get/(.+)$ {
+      content_by_lua_block {
+        local res, err = require("basiq").getUser({ userId = ngx.var[1] })
+        ngx.say(res and res.data.token or ("error " .. tostring(err)), " pid=", ngx.worker.pid())
+      }
+    }
+    location = /timer {
+      content_by_lua_block {
+        local out
+        ngx.timer.at(0, function()
+          local res, err = require("basiq").getUser({ userId = "t1" })
+          out = res and "timer got " .. res.data.target or "timer error " .. tostring(err)
+        end)
+        for _ = 1, 100 do if out then break end ngx.sleep(0.05) end
+        ngx.say(out)
+      }
+    }
+    location = /phase/log {
+      content_by_lua_block { ngx.say("ok") }
+      log_by_lua_block {
+        local res, err = require("basiq").getUser({ userId = "u" })
+        ngx.log(ngx.ERR, "phase-check ", tostring(err and err.code), " ", tostring(err))
+      }
+    }
+    location = /phase/set {
+      set_by_lua_block $r {
+        local res, err = require("basiq").getUser({ userId = "u" })
+        return err and err.code .. " " .. tostring(err) or "no error"
+      }
+      return 200 "$r\n";
+    }
+]]
+
+-- An nginx from the example configuration: { url, stop(), log() }.
+local function nginx(tree, workers, backend)
+  local dir = os.tmpname()
+  os.remove(dir)
+  assert(procs.execute("mkdir -p " .. dir .. "/logs && cp " .. ROOT .. "/examples/openresty/*.lua " .. dir))
+  local port = procs.free_port()
+  local conf = procs.read_file(ROOT .. "/examples/openresty/nginx.conf")
+  local function sub(from, to)
+    local n
+    conf, n = conf:gsub(from:gsub("%p", "%%%0"), (to:gsub("%%", "%%%%")))
+    assert(n == 1, "the example configuration changed: " .. from)
+  end
+  sub("worker_processes auto;", "daemon off;\nworker_processes " .. workers .. ";")
+  sub("listen 127.0.0.1:8080;", "listen 127.0.0.1:" .. port .. ";\n" .. EXTRA)
+  sub('"/usr/local/share/lua/5.1/?.lua;/usr/local/share/lua/5.1/?/init.lua;;"',
+    '"' .. tree .. "/share/lua/5.1/?.lua;" .. tree .. '/share/lua/5.1/?/init.lua;;"')
+  sub('"/usr/local/lib/lua/5.1/?.so;;"', '"' .. tree .. '/lib/lua/5.1/?.so;;"')
+  local f = assert(io.open(dir .. "/nginx.conf", "w"))
+  f:write(conf)
+  f:close()
+  local pid = procs.spawn({ "env", "BASIQ_API_KEY=" .. KEY, "BASIQ_SERVER=" .. backend,
+    "BASIQ_WEBHOOK_SECRET=" .. SECRET, "nginx", "-p", dir, "-c", dir .. "/nginx.conf" }, dir .. "/logs/stdout.log")
+  local up = procs.wait_port(port, 10, pid)
+  local function log() return procs.read_file(dir .. "/logs/error.log") .. procs.read_file(dir .. "/logs/stdout.log") end
+  assert(up, "nginx did not start:\n" .. log())
+  return {
+    url = "http://127.0.0.1:" .. port, log = log,
+    stop = function() procs.kill(pid); os.execute("rm -rf " .. dir) end,
+  }
+end
+
+describe("in nginx", function()
+  local srv, tree, one, n = nil, nil, nil, 0
+
+  -- a fresh token realm on the suite's server: base URL and its stats
+  local function realm(prefix)
+    n = n + 1
+    local base = srv.url .. "/tok/60/" .. prefix .. n
+    return base, function()
+      return cjson.decode(sh("curl -s " .. base .. "/stats")).issued
+    end
+  end
+
+  setup(function()
+    srv = procs.httpd()
+    tree = os.tmpname()
+    os.remove(tree)
+    local out = sh("cd " .. ROOT .. " && luarocks --lua-version=5.1 make --deps-mode=none --tree=" .. tree
+      .. " rockspec/basiq-scm-1.rockspec LUA_INCDIR=/usr/include/luajit-2.1; echo exit:$?")
+    assert(out:match("exit:0%s*$"), out)
+  end)
+  teardown(function()
+    if one then one.stop() end
+    srv.stop()
+    os.execute("rm -rf " .. tree)
+  end)
+
+  it("creates a user through the example route, with an automatic token", function()
+    local base, issued = realm("ng")
+    one = nginx(tree, 1, base)
+    local out = sh("curl -s -w '\\n%{http_code}' -X POST -H 'Content-Type: application/json' --data "
+      .. "'{\"email\":\"gavin@hooli.com\",\"firstName\":\"Gavin\"}' " .. one.url .. "/users")
+    local body, code = out:match("^(.*)\n(%d+)$")
+    assert.are.equal("201", code, out .. one.log())
+    local seen = cjson.decode(body) -- the backend's echo of what it received
+    assert.are.equal("POST", seen.method)
+    assert.matches("/users$", seen.target)
+    assert.are.same({ email = "gavin@hooli.com", firstName = "Gavin" }, cjson.decode(seen.body))
+    assert.are.equal(issued()[1].token, seen.token)
+    assert.are.equal("Basic " .. KEY, issued()[1].key)
+    one.stop()
+    one = nil
+  end)
+
+  it("serves 10 calls of 0.3 s each together on one worker", function()
+    local base = realm("d300-")
+    one = nginx(tree, 1, base)
+    local urls = {}
+    for i = 1, 10 do urls[i] = one.url .. "/get/u" .. i end
+    assert.matches("^d300%-%d+%-1", sh("curl -s " .. urls[1])) -- warm: the token is fetched
+    local t0 = socket.gettime()
+    local out = sh("curl -s --parallel --parallel-immediate --parallel-max 10 " .. table.concat(urls, " "))
+    local elapsed = socket.gettime() - t0
+    local answers = select(2, out:gsub("d300%-%d+%-1", ""))
+    assert.are.equal(10, answers, out .. one.log())
+    -- one after another would take 3 s; together they take about 0.3 s
+    assert.is_true(elapsed < 1.5, "10 calls of 0.3 s took " .. elapsed .. " s on one worker")
+  end)
+
+  it("works in a timer, and says so clearly in phases that cannot do I/O", function()
+    assert.matches("^timer got /tok/60/d300%-%d+/users/t1", sh("curl -s " .. one.url .. "/timer"))
+    local set = sh("curl -s " .. one.url .. "/phase/set")
+    assert.matches("^phase basiq.getUser: cannot call the Basiq API in nginx's set phase", set)
+    sh("curl -s " .. one.url .. "/phase/log")
+    local log
+    for _ = 1, 20 do -- the log phase runs after the answer went out
+      log = one.log()
+      if log:find("phase-check", 1, true) then break end
+      socket.sleep(0.05)
+    end
+    assert.matches("phase-check phase basiq.getUser: cannot call the Basiq API in nginx's log phase", log, 1, true)
+  end)
+
+  it("verifies webhooks in the example route", function()
+    local body = '{"type":"event","id":"e1","eventTypeId":"connection.created"}'
+    local ts = tostring(os.time())
+    local function post(sig, payload)
+      return sh("curl -s -o /dev/null -w '%{http_code}' -X POST -H 'webhook-id: msg_1' -H 'webhook-timestamp: " .. ts
+        .. "' -H 'webhook-signature: " .. sig .. "' --data-binary " .. procs.sh_quote(payload) .. " "
+        .. one.url .. "/webhooks/basiq")
+    end
+    local sig = basiq.webhook.sign(SECRET, "msg_1", ts, body)
+    assert.are.equal("204", post(sig, body))
+    assert.are.equal("400", post(sig, (body:gsub("e1", "e2"))))
+    one.stop()
+    one = nil
+  end)
+
+  it("shares one token among workers through lua_shared_dict basiq", function()
+    local base, issued = realm("shared")
+    local two = nginx(tree, 2, base)
+    local urls = {}
+    for i = 1, 20 do urls[i] = two.url .. "/get/u" .. i end
+    -- until both workers have answered (the kernel picks who accepts)
+    local pids, answers, out = {}, 0, ""
+    for _ = 1, 10 do
+      out = sh("curl -s --parallel --parallel-max 20 " .. table.concat(urls, " "))
+      for tok, pid in out:gmatch("(%S+) pid=(%d+)") do
+        pids[pid] = true
+        if tok:match("^shared%d+%-1$") then answers = answers + 1 end
+      end
+      if next(pids, next(pids)) then break end
+    end
+    local log = two.log()
+    two.stop()
+    assert.is_truthy(next(pids, next(pids)), "only one worker answered:\n" .. out .. log)
+    assert.is_true(answers >= 20, out .. log)
+    assert.are.equal(1, #issued()) -- both workers used the one token
+  end)
+end)
