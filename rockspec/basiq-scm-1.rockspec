@@ -41,6 +41,7 @@ build = {
     ["basiq.filter"] = "lua/basiq/filter.lua",
     ["basiq.webhook"] = "lua/basiq/webhook.lua",
     ["basiq.ngx"] = "lua/basiq/ngx.lua",
+    ["basiq.lazy"] = "lua/basiq/lazy.lua",
     ["basiq.ops.index"] = "lua/basiq/ops/index.lua",
     ["basiq.ops.affordability"] = "lua/basiq/ops/affordability.lua",
     ["basiq.ops.core"] = "lua/basiq/ops/core.lua",

@@ -5,11 +5,11 @@ local errors = require("basiq.errors")
 local token = require("basiq.token")
 local index = require("basiq.ops.index")
 local cjson_safe = require("cjson.safe")
-local core = require("basiq.core")
+local core = require("basiq.lazy")
 
 local json = cjson_safe.new()
 local build = request.build
-local escape = core.escape
+local function escape(s) return core.escape(s) end
 local type, select, setmetatable, error = type, select, setmetatable, error
 local min, random = math.min, math.random
 
@@ -75,7 +75,9 @@ end
 -- headers, body | nil, msg, curlcode, sent; now = fn() -> seconds; sleep =
 -- fn(seconds); store = fn() -> token store (optional) }.
 local CURL = {
-  name = "curl", now = core.now, sleep = core.sleep,
+  name = "curl",
+  now = function() return core.now() end,
+  sleep = function(s) return core.sleep(s) end,
   request = function(state, req)
     local h = state.handle
     if not h then

@@ -1,9 +1,9 @@
 -- Turns (operation, body, metadata) into an HTTP request: argument
 -- placement, validation and encoding. Each operation's plan is built once.
-local core = require("basiq.core")
+local core = require("basiq.lazy")
 local cjson = require("cjson")
 
-local escape, form = core.escape, core.form
+local function escape(s) return core.escape(s) end
 local json = cjson.new() -- private instance: the user's cjson settings stay theirs
 local concat, format, type, pairs, ipairs, next = table.concat, string.format, type, pairs, ipairs, next
 local mtype = math.type or function(v) -- Lua 5.1 / LuaJIT
@@ -132,7 +132,7 @@ local function form_body(name, body)
     if not vs then return fail(name, "body field '%s' must be a string, number, boolean or array of them", k) end
     for _, v in ipairs(vs) do pairs_[#pairs_ + 1] = k; pairs_[#pairs_ + 1] = v end
   end
-  return form(pairs_)
+  return core.form(pairs_)
 end
 
 local CONTENT_TYPES = { pdf = "application/pdf", csv = "text/csv", json = "application/json", txt = "text/plain" }

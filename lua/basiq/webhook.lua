@@ -1,7 +1,7 @@
 -- basiq.webhook: Basiq signs webhooks with the Standard Webhooks scheme
 -- (webhook-id, webhook-timestamp, webhook-signature). The HMAC, base64 and
 -- constant-time comparison are in the C core (OpenSSL's libcrypto).
-local core = require("basiq.core")
+local core = require("basiq.lazy")
 
 local M = {}
 
