@@ -20,7 +20,7 @@ export LUA_PATH_5_4  := $(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;;
 export LUA_CPATH_5_4 := $(CURDIR)/$(BUILD)/?.so;;
 export BASIQ_SPEC_DIR := $(abspath $(SPEC_DIR))
 
-.PHONY: all deps build ops test demo clean
+.PHONY: all deps build ops test demo bench clean
 
 all: build
 
@@ -47,5 +47,13 @@ test: deps
 demo: deps build
 	@LUA_PATH_5_4="$(CURDIR)/spec/?.lua;$$LUA_PATH_5_4" lua5.4 tools/demo.lua
 
+# Performance beside raw libcurl and the JavaScript SDK core (not part of test).
+bench: deps build
+	$(MAKE) --no-print-directory LUA=luajit build
+	$(CC) -O2 -Wall -Wextra -Werror -o build/rawcurl bench/rawcurl.c -lcurl
+	@[ bench/package-lock.json -ot bench/node_modules/.stamp ] 2>/dev/null || \
+	  { npm ci --prefix bench --no-audit --no-fund --loglevel=error && touch bench/node_modules/.stamp; }
+	lua5.4 bench/run.lua
+
 clean:
-	rm -rf build
+	rm -rf build bench/.work

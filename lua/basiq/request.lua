@@ -43,6 +43,10 @@ local function plan_of(op)
   plan.segs[#plan.segs + 1] = path:sub(pos)
   plan.static_path = #plan.segs == 1 and plan.segs[1] or nil
   plan.accept_header = op.accept and "Accept: " .. op.accept
+  -- the common shape (getUser, getJob, ...): no body, path parameters only
+  plan.npath = (#plan.segs - 1) / 2
+  plan.fast = not op.body and not plan.accept_p and plan.npath > 0 and #plan.query == 0
+    and #plan.header == 0 and #plan.cookie == 0 and #op.params == plan.npath
   plan.has_params = next(plan.byname) ~= nil
   plans[op] = plan
   return plan
@@ -196,8 +200,41 @@ end
 
 -- Returns req = { method, path (with query), headers = {...}, body?, mime? }
 -- or nil, message for a programmer mistake (the caller raises it).
+-- The fast path: one metadata table holding exactly the path parameters,
+-- as non-empty strings. Anything else takes the general path (and its
+-- error messages).
+local function build_fast(plan, op, meta)
+  local n = 0
+  for _ in pairs(meta) do n = n + 1 end
+  if n ~= plan.npath then return nil end
+  local segs = plan.segs
+  local path
+  if n == 1 then
+    local v = meta[segs[2].name]
+    if type(v) ~= "string" or v == "" or v == "." or v == ".." then return nil end
+    path = segs[1] .. escape(v) .. segs[3]
+  else
+    local buf = {}
+    for i = 1, #segs, 2 do
+      buf[i] = segs[i]
+      local p = segs[i + 1]
+      if p then
+        local v = meta[p.name]
+        if type(v) ~= "string" or v == "" or v == "." or v == ".." then return nil end
+        buf[i + 1] = escape(v)
+      end
+    end
+    path = concat(buf)
+  end
+  return { method = op.method, path = path, headers = { plan.accept_header } }
+end
+
 function M.build(name, op, a, b, nargs)
-  local plan = plan_of(op)
+  local plan = plans[op] or plan_of(op)
+  if plan.fast and nargs == 1 and type(a) == "table" then
+    local req = build_fast(plan, op, a)
+    if req then return req end
+  end
   local body, meta
   if nargs >= 2 then
     body, meta = a, b
