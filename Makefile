@@ -1,4 +1,5 @@
 # basiq for Lua. `make demo` and `make test` install everything they need.
+SHELL := /bin/bash
 LUA      ?= lua5.4
 SPEC_DIR ?= $(or $(BASIQ_SPEC_DIR),../shared/basiq-openapi)
 
@@ -20,7 +21,7 @@ export LUA_PATH_5_4  := $(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;;
 export LUA_CPATH_5_4 := $(CURDIR)/$(BUILD)/?.so;;
 export BASIQ_SPEC_DIR := $(abspath $(SPEC_DIR))
 
-.PHONY: all deps build ops test demo bench clean
+.PHONY: all deps build ops test demo bench lint memcheck asan fuzz clean
 
 all: build
 
@@ -46,6 +47,48 @@ test: deps
 
 demo: deps build
 	@LUA_PATH_5_4="$(CURDIR)/spec/?.lua;$$LUA_PATH_5_4" lua5.4 tools/demo.lua
+
+# Static checks: luacheck (.luacheckrc) and cppcheck.
+lint: deps
+	luacheck -q lua spec tools examples bench
+	cppcheck --quiet --enable=warning,portability,performance --error-exitcode=1 --std=c99 \
+	  --suppress=missingIncludeSystem -I src src fuzz bench/rawcurl.c
+
+# The Lua 5.4 suite under valgrind memcheck: any error or definite leak fails.
+# (--ignore-lua keeps busted in this process instead of re-executing itself.)
+VALGRIND := valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+  --show-leak-kinds=definite --trace-children=no
+memcheck: deps build
+	$(VALGRIND) lua5.4 /usr/bin/busted --ignore-lua
+
+# The core built with AddressSanitizer and UBSan, the suite run against it
+# (the interpreter is not instrumented, so the runtime is preloaded and
+# leak checking is left to memcheck).
+ASAN_CORE := build/asan/basiq/core.so
+asan: deps
+	@mkdir -p $(dir $(ASAN_CORE))
+	$(CC) -O1 -g -std=gnu99 -fPIC -Wall -Wextra -Werror -fsanitize=address,undefined -fno-omit-frame-pointer \
+	  -fno-sanitize-recover=undefined -I/usr/include/lua5.4 -shared -o $(ASAN_CORE) $(SRC) $(LDLIBS)
+	LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
+	  ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	  LUA_CPATH_5_4="$(CURDIR)/build/asan/?.so;;" lua5.4 /usr/bin/busted --ignore-lua --cpath=build/asan/?.so \
+	  --exclude-pattern=openresty_spec  # nginx loads its own build of the core (and hangs with ASan preloaded)
+
+# libFuzzer targets (fuzz/*_fuzz.c) with ASan and UBSan, FUZZ_TIME seconds each.
+FUZZ_TIME ?= 10
+FUZZERS := $(patsubst fuzz/%_fuzz.c,build/fuzz/%,$(wildcard fuzz/*_fuzz.c))
+build/fuzz/%: fuzz/%_fuzz.c $(SRC) $(HDR)
+	@mkdir -p build/fuzz
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -I/usr/include/lua5.4 \
+	  -o $@ $< $(SRC) -llua5.4 $(LDLIBS)
+fuzz: deps $(FUZZERS)
+	@for f in $(FUZZERS); do \
+	  name=$$(basename $$f); rm -rf build/fuzz/corpus-$$name; cp -r fuzz/corpus/$$name build/fuzz/corpus-$$name; \
+	  echo "fuzz: $$name for $(FUZZ_TIME) s"; \
+	  $$f -max_total_time=$(FUZZ_TIME) -print_final_stats=1 build/fuzz/corpus-$$name 2>&1 | \
+	    grep -E "^(stat::number_of_executed_units|==[0-9]+==|SUMMARY)|ERROR" ; \
+	  [ $${PIPESTATUS[0]} -eq 0 ] || exit 1; \
+	done
 
 # Performance beside raw libcurl and the JavaScript SDK core (not part of test).
 bench: deps build

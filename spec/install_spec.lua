@@ -18,7 +18,8 @@ describe("luarocks", function()
     assert.are.equal(0, code, out)
     -- a clean environment: only the tree's paths and the system's
     code, out = run("cd / && env -u LUA_PATH_5_4 -u LUA_CPATH_5_4 sh -c 'eval \"$(luarocks --lua-version=5.4 --tree="
-      .. tree .. " path)\" && lua5.4 -e \"local b = require [[basiq]]; print(package.searchpath([[basiq.core]], package.cpath)); print(b.getUser ~= nil)\"'")
+      .. tree .. " path)\" && lua5.4 -e \"local b = require [[basiq]];"
+      .. " print(package.searchpath([[basiq.core]], package.cpath)); print(b.getUser ~= nil)\"'")
     os.execute("rm -rf " .. tree)
     assert.are.equal(0, code, out)
     assert.matches(tree .. "/lib/lua/5.4/basiq/core.so", out, 1, true)

@@ -50,6 +50,9 @@ void basiq_open_encode(lua_State *L);   /* adds escape/form to the table on top 
 int basiq_open_multi(lua_State *L);  /* registers the multi metatable, pushes multi() */
 void basiq_open_crypto(lua_State *L); /* adds hmac_sha256, b64encode, b64decode, equal, webhook_check */
 
+/* encode.c: the length of s's valid UTF-8 prefix (n when all is valid) */
+size_t basiq_utf8_valid(const unsigned char *s, size_t n);
+
 /* crypto.c, plain C (fuzzed directly) */
 long basiq_b64decode(const char *in, size_t len, unsigned char *out); /* strict; -1 if invalid */
 const char *basiq_webhook_check(const char *secret, size_t secret_len, const char *id, size_t id_len,

@@ -43,7 +43,42 @@ static int l_form(lua_State *L) {
   return 1;
 }
 
+/* The length of the valid UTF-8 prefix of s (RFC 3629: no overlong forms,
+ * no surrogates, nothing above U+10FFFF); n when all of s is valid. */
+size_t basiq_utf8_valid(const unsigned char *s, size_t n) {
+  size_t i = 0;
+  while (i < n) {
+    unsigned char c = s[i];
+    size_t len, k;
+    unsigned char lo = 0x80, hi = 0xBF;
+    if (c < 0x80) { i++; continue; }
+    if (c >= 0xC2 && c <= 0xDF) len = 2;
+    else if (c >= 0xE0 && c <= 0xEF) { len = 3; if (c == 0xE0) lo = 0xA0; if (c == 0xED) hi = 0x9F; }
+    else if (c >= 0xF0 && c <= 0xF4) { len = 4; if (c == 0xF0) lo = 0x90; if (c == 0xF4) hi = 0x8F; }
+    else return i;
+    if (n - i < len) return i;
+    if (s[i + 1] < lo || s[i + 1] > hi) return i;
+    for (k = 2; k < len; k++)
+      if (s[i + k] < 0x80 || s[i + k] > 0xBF) return i;
+    i += len;
+  }
+  return n;
+}
+
+/* valid_utf8(s) -> true | false, byte position (1-based) of the first bad byte */
+static int l_valid_utf8(lua_State *L) {
+  size_t n, ok;
+  const char *s = luaL_checklstring(L, 1, &n);
+  ok = basiq_utf8_valid((const unsigned char *)s, n);
+  lua_pushboolean(L, ok == n);
+  if (ok == n) return 1;
+  lua_pushinteger(L, (lua_Integer)ok + 1);
+  return 2;
+}
+
 void basiq_open_encode(lua_State *L) {
+  lua_pushcfunction(L, l_valid_utf8);
+  lua_setfield(L, -2, "valid_utf8");
   lua_pushcfunction(L, l_escape);
   lua_setfield(L, -2, "escape");
   lua_pushcfunction(L, l_form);

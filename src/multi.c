@@ -85,8 +85,8 @@ static int l_perform(lua_State *L) {
     return luaL_error(L, "basiq.core: CURLMOPT_MAX_HOST_CONNECTIONS refused");
 
   /* scratch arrays live in a userdata, so a raise below cannot leak them */
-  rcs = lua_newuserdata(L, (n ? n : 1) * (sizeof *rcs + sizeof *prep_err));
-  prep_err = (const char **)(rcs + (n ? n : 1));
+  prep_err = lua_newuserdata(L, (n ? n : 1) * (sizeof *prep_err + sizeof *rcs));
+  rcs = (CURLcode *)(prep_err + (n ? n : 1)); /* pointers first: both stay aligned */
   if (ensure_xfers(m, n) != 0) return luaL_error(L, "basiq.core: out of memory");
 
   /* every request is read (and may raise) before any transfer starts */

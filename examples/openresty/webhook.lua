@@ -11,9 +11,10 @@ end
 
 ngx.req.read_body()
 local body = ngx.req.get_body_data() -- nil when nginx spooled it to disk: refused below
-local ok, why = body and basiq.webhook.verify(secret, ngx.req.get_headers(), body)
+local ok, why = false, "no body in memory"
+if body then ok, why = basiq.webhook.verify(secret, ngx.req.get_headers(), body) end
 if not ok then
-  ngx.log(ngx.WARN, "basiq webhook rejected: ", why or "no body in memory")
+  ngx.log(ngx.WARN, "basiq webhook rejected: ", why)
   return ngx.exit(ngx.HTTP_BAD_REQUEST)
 end
 

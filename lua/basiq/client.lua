@@ -47,7 +47,7 @@ local function set_options(who, state, opts)
     local kind = OPTIONS[k]
     if k == "server" then
       state.server = check_server(who, v)
-    elseif k == "auth" or k == "apiKey" then
+    elseif k == "auth" or k == "apiKey" then -- luacheck: ignore 542
       -- handled by the caller
     elseif not kind then
       error(string.format("basiq.%s: unknown option '%s'", who, tostring(k)), 3)
@@ -467,17 +467,17 @@ function M.new(opts, target)
 
   -- Polls getJobs until every step succeeded (res), one failed or an MFA
   -- step waits for an answer (nil, err); see basiq/jobs.lua.
-  function client.waitForJob(jobId, opts)
-    return require("basiq.jobs").wait(client, state.transport, jobId, opts)
+  function client.waitForJob(jobId, options)
+    return require("basiq.jobs").wait(client, state.transport, jobId, options)
   end
 
   -- results, errors = basiq.batch({ { "getUser", { userId = a } }, ... }, { concurrency = 16 })
   -- Runs the calls concurrently (curl multi in the C core); results[i] or
   -- errors[i] for each call, with the same retry and token rules as one call.
-  function client.batch(calls, opts)
+  function client.batch(calls, options)
     if type(calls) ~= "table" then error("basiq.batch: calls must be a list", 2) end
-    if opts ~= nil and type(opts) ~= "table" then error("basiq.batch: options must be a table", 2) end
-    local n = opts and opts.concurrency or 16
+    if options ~= nil and type(options) ~= "table" then error("basiq.batch: options must be a table", 2) end
+    local n = options and options.concurrency or 16
     if type(n) ~= "number" or n < 1 or n > 1000 or n % 1 ~= 0 then
       error("basiq.batch: option 'concurrency' must be an integer from 1 to 1000", 2)
     end

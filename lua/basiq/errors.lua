@@ -9,7 +9,8 @@ local Error = { __name = "basiq.error", __tostring = function(e) return e.messag
 local CURL_KINDS = {
   [5] = "resolve", [6] = "resolve", [7] = "connect", [28] = "timeout",
   [35] = "tls", [51] = "tls", [58] = "tls", [60] = "tls", [77] = "tls", [83] = "tls",
-  [52] = "empty-reply", [55] = "send", [56] = "recv", [23] = "too-large",
+  [52] = "empty-reply", [55] = "send", [56] = "recv", [18] = "recv", [23] = "too-large",
+  [8] = "protocol", [1] = "protocol",
 }
 
 -- Replaces every known secret in s; secrets is a list of strings (may be nil).

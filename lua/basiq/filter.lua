@@ -29,14 +29,17 @@ local function quote(field, v)
 end
 
 local function clause(field, op, values)
-  if type(field) ~= "string" or not field:match("^[%a_][%w_]*%.[%a_][%w_.]*$") or field:find("%.%.") or field:find("%.$") then
-    fail("field %s must be a dotted name such as 'transaction.postDate'", type(field) == "string" and "'" .. field .. "'" or tostring(field))
+  if type(field) ~= "string" or not field:match("^[%a_][%w_]*%.[%a_][%w_.]*$")
+      or field:find("%.%.") or field:find("%.$") then
+    fail("field %s must be a dotted name such as 'transaction.postDate'",
+      type(field) == "string" and "'" .. field .. "'" or tostring(field))
   end
   local arity = ARITY[op]
   if not arity then fail("unknown operator '%s' for '%s' (eq, ne, gt, gteq, lt, lteq, bt, in)", tostring(op), field) end
   local n = #values
   if arity > 0 and n ~= arity or n == 0 then
-    fail("'%s' takes %s for '%s', got %d", op, arity > 0 and arity .. " value" .. (arity > 1 and "s" or "") or "one or more values", field, n)
+    local want = arity > 0 and arity .. " value" .. (arity > 1 and "s" or "") or "one or more values"
+    fail("'%s' takes %s for '%s', got %d", op, want, field, n)
   end
   local q = {}
   for i = 1, n do q[i] = quote(field, values[i]) end

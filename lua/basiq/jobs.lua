@@ -7,7 +7,7 @@ local M = {}
 local function check_ms(opts, k, def)
   local v = opts[k]
   if v == nil then return def end
-  if type(v) ~= "number" or not (v > 0) or v == math.huge then
+  if type(v) ~= "number" or not (v > 0) or v == math.huge then -- luacheck: ignore 581 (NaN)
     error("basiq.waitForJob: option '" .. k .. "' must be a positive number of milliseconds", 3)
   end
   return v

@@ -13,6 +13,10 @@ end
 
 local M = {}
 
+-- No parameter is legitimately longer; libcurl would fail on the URL later
+-- with a puzzling "out of memory".
+local MAX_PARAM = 16384
+
 local plans = setmetatable({}, { __mode = "k" })
 
 local function plan_of(op)
@@ -112,7 +116,14 @@ end
 local function json_body(name, body, shape)
   local marked, changed = mark(body, shape, {})
   local ok, s = pcall(json.encode, marked)
-  if not ok then return fail(name, "body cannot be encoded as JSON (%s)", (tostring(s):gsub("^.-: ", ""))) end
+  if not ok then
+    local why = tostring(s):gsub("^.-: ", "")
+    if why:find("excessive nesting", 1, true) then why = "nested too deeply, or a table contains itself" end
+    return fail(name, "body cannot be encoded as JSON (%s)", why)
+  end
+  -- JSON is UTF-8: invalid bytes would reach the server as they are
+  local valid, at = core.valid_utf8(s)
+  if not valid then return fail(name, "body contains invalid UTF-8 (byte %d of the encoded JSON)", at) end
   if changed then s = s:gsub(EMPTY_JSON:gsub("%p", "%%%0"), "[]") end
   return s
 end
@@ -211,7 +222,7 @@ local function build_fast(plan, op, meta)
   local path
   if n == 1 then
     local v = meta[segs[2].name]
-    if type(v) ~= "string" or v == "" or v == "." or v == ".." then return nil end
+    if type(v) ~= "string" or v == "" or v == "." or v == ".." or #v > MAX_PARAM then return nil end
     path = segs[1] .. escape(v) .. segs[3]
   else
     local buf = {}
@@ -220,7 +231,7 @@ local function build_fast(plan, op, meta)
       local p = segs[i + 1]
       if p then
         local v = meta[p.name]
-        if type(v) ~= "string" or v == "" or v == "." or v == ".." then return nil end
+        if type(v) ~= "string" or v == "" or v == "." or v == ".." or #v > MAX_PARAM then return nil end
         buf[i + 1] = escape(v)
       end
     end
@@ -259,6 +270,9 @@ function M.build(name, op, a, b, nargs)
       local vs = type(v) == "string" and v or scalar(v) or values_of(v)
       if not vs then
         return fail(name, "parameter '%s' must be a string, number, boolean or array of them", k)
+      end
+      if #joined(vs) > MAX_PARAM then
+        return fail(name, "parameter '%s' is longer than %d bytes", k, MAX_PARAM)
       end
       vals[p] = vs
     end

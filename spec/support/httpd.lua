@@ -6,6 +6,8 @@
 --   /text            answers text/plain
 --   /stall           accepts and never answers
 --   /reset           reads the request, then resets the connection
+--   /fault/<kind>    misbehaves: reset, empty, midbody, badjson, truncjson, hugeheader,
+--                    manyheaders, badstatus, badchunk, big/<bytes>
 --   /redirect        answers 302
 --   /leaky           answers 401 with the Authorization header in the error
 --   /tok/<life>[:<claimed>]/<realm>/...  a stand-in for Basiq's /token (below)
@@ -173,15 +175,16 @@ local SCENARIOS = {
   mfa = function(j) -- the MFA step sits second: positions shift
     local challenge = { type = "mfa", method = "token", description = "A code was sent by SMS.",
       input = { "We sent a code to XXXX 178." }, expiryMs = 120000, links = { response = "/jobs/" .. j.id .. "/mfa" } }
+    local verified = step("verify-credentials", "success")
     if j.polls == 1 then
-      return { step("verify-credentials", "success"), step("mfa-challenge", "in-progress"), step("retrieve-accounts", "pending") }
+      return { verified, step("mfa-challenge", "in-progress"), step("retrieve-accounts", "pending") }
     elseif not j.answer then
-      return { step("verify-credentials", "success"), step("mfa-challenge", "in-progress", challenge), step("retrieve-accounts", "pending") }
+      return { verified, step("mfa-challenge", "in-progress", challenge), step("retrieve-accounts", "pending") }
     elseif not j.answered_at then
       j.answered_at = j.polls
-      return { step("verify-credentials", "success"), step("mfa-challenge", "success", challenge), step("retrieve-accounts", "in-progress") }
+      return { verified, step("mfa-challenge", "success", challenge), step("retrieve-accounts", "in-progress") }
     end
-    return { step("verify-credentials", "success"), step("mfa-challenge", "success", challenge), step("retrieve-accounts", "success") }
+    return { verified, step("mfa-challenge", "success", challenge), step("retrieve-accounts", "success") }
   end,
   slow = function() return { step("verify-credentials", "in-progress") } end,
 }
@@ -201,6 +204,48 @@ local function jobs_route(sock, req, id, rest)
   if not scenario then return respond(sock, 404, json, basiq_error(404)) end
   return respond(sock, 200, json, cjson.encode({ type = "job", id = id, jobType = "connection", steps = scenario(j),
     links = { self = "http://" .. req.headers.host .. "/jobs/" .. id } }))
+end
+
+-- Misbehaving servers, for the fault specs. Each returns "closed" when it
+-- has closed the connection itself.
+local function fault_route(sock, kind, target)
+  local function raw(s) send(sock, s) end
+  if kind == "reset" then
+    sock:setoption("linger", { on = true, timeout = 0 })
+  elseif kind == "empty" then -- close without a word
+    sock:close()
+  elseif kind == "midbody" then
+    raw("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"id\": \"u1\"")
+  elseif kind == "badjson" then
+    respond(sock, 200, { ["Content-Type"] = "application/json" }, "{not json")
+    return
+  elseif kind == "truncjson" then
+    respond(sock, 200, { ["Content-Type"] = "application/json" }, '{"type": "user", "id": "u1", "email": ')
+    return
+  elseif kind == "hugeheader" then -- one 200 KB header line
+    raw("HTTP/1.1 200 OK\r\nX-Huge: " .. ("a"):rep(200 * 1024) .. "\r\nContent-Length: 2\r\n\r\n{}")
+  elseif kind == "manyheaders" then -- /fault/manyheaders/<n>: n small headers
+    local lines = {}
+    for i = 1, tonumber(target:match("/fault/manyheaders/(%d+)")) do lines[i] = "X-H" .. i .. ": " .. ("v"):rep(30) end
+    raw("HTTP/1.1 200 OK\r\n" .. table.concat(lines, "\r\n") .. "\r\nContent-Length: 2\r\n\r\n{}")
+  elseif kind == "badstatus" then
+    raw("HTTP/1.1 OK maybe\r\nContent-Length: 2\r\n\r\n{}")
+  elseif kind == "badchunk" then
+    raw("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n")
+  elseif kind == "big" then -- /fault/big/<bytes>: a JSON string of that many bytes
+    local n = tonumber(target:match("/fault/big/(%d+)"))
+    raw("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " .. n .. "\r\n\r\n")
+    local chunk = ("x"):rep(1024 * 1024)
+    local left = n
+    while left > 0 do
+      local part = left >= #chunk and chunk or chunk:sub(1, left)
+      if not send(sock, part) then break end
+      left = left - #part
+    end
+    return
+  end
+  sock:close()
+  return "closed"
 end
 
 local function handle(sock, req)
@@ -234,6 +279,8 @@ local function handle(sock, req)
     return respond(sock, 401, { ["Content-Type"] = "application/json" }, cjson.encode({ type = "list",
       data = { { type = "error", code = "unauthorized", title = "Bad " .. auth, detail = "You sent " .. auth } } }))
   end
+  local fault = target:match("/fault/([%w-]+)")
+  if fault then return fault_route(sock, fault, target) end
   if target:find("/reset", 1, true) then -- read the request, then RST the connection
     sock:setoption("linger", { on = true, timeout = 0 })
     sock:close()

@@ -78,7 +78,7 @@ function M.prism(def)
     M.SPEC_DIR .. "/" .. def }, log)
   return {
     url = "http://127.0.0.1:" .. port, port = port, pid = pid, log = log,
-    ready = function(self, seconds)
+    ready = function(_, seconds)
       if M.wait_port(port, seconds or 90, pid) then return true end
       error("Prism did not start for " .. def .. ":\n" .. read_file(log):sub(-2000))
     end,

@@ -1,0 +1,9 @@
+-- make lint: luacheck over the Lua sources, specs, tools, examples and bench.
+std = "lua54+luajit"
+max_line_length = 140
+exclude_files = { "node_modules/**", "bench/node_modules/**", "bench/.work/**", ".rocks/**" }
+files["spec/"] = { std = "+busted" }
+-- the nginx transport and the OpenResty examples run inside nginx
+files["lua/basiq/ngx.lua"] = { read_globals = { "ngx" } }
+files["lua/basiq/client.lua"] = { read_globals = { "ngx" } } -- detects nginx
+files["examples/openresty/"] = { globals = { "ngx" } } -- handlers set ngx.status

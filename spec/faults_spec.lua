@@ -1,0 +1,102 @@
+-- Faults become errors, never crashes or hangs: each misbehaving server in
+-- spec/support/httpd.lua (/fault/...) has a defined result, and the same
+-- client works right after it.
+local procs = require("support.procs")
+local basiq = require("basiq")
+
+describe("faults", function()
+  local srv, client
+  setup(function() srv = procs.httpd() end)
+  teardown(function() srv.stop() end)
+  before_each(function()
+    client = basiq.new({ server = srv.url, timeout = 3000, connectTimeout = 2000, retries = 0 }).auth("tok")
+  end)
+
+  -- the fault's result, then a good call on the same client
+  local function through(path, opts)
+    local c = client.server(srv.url .. path)
+    if opts then c.config(opts) end
+    local res, err = c.getUser({ userId = "u1" })
+    local after, aerr = c.server(srv.url).getUser({ userId = "after" })
+    assert.is_table(after, "the client broke after " .. path .. ": " .. tostring(aerr))
+    assert.are.equal("/users/after", after.data.target)
+    return res, err
+  end
+
+  local cases = {
+    { "/fault/reset", "a reset connection", { "recv", "empty-reply", "send" } },
+    { "/fault/empty", "a connection closed without an answer", { "empty-reply", "recv" } },
+    { "/fault/midbody", "a body cut short", { "recv" } },
+    { "/fault/badstatus", "a malformed status line", { "protocol" } },
+    { "/fault/badchunk", "a bad chunk size", { "recv", "network" } },
+    { "/fault/hugeheader", "a 200 KB header line", { "recv", "too-large", "network" } },
+  }
+  for _, case in ipairs(cases) do
+    it("turns " .. case[2] .. " into nil, err", function()
+      local res, err = through(case[1])
+      assert.is_nil(res)
+      local ok = false
+      for _, code in ipairs(case[3]) do ok = ok or err.code == code end
+      assert.is_true(ok, "unexpected code " .. tostring(err.code) .. ": " .. tostring(err))
+      assert.is_number(err.curlcode)
+      assert.matches("^basiq%.getUser: " .. err.code:gsub("%p", "%%%0") .. " error: .+", err.message)
+    end)
+  end
+
+  it("bounds a stalled server by the timeout", function()
+    local res, err = through("/stall", { timeout = 500 })
+    assert.is_nil(res)
+    assert.are.equal("timeout", err.code)
+  end)
+
+  it("returns invalid or truncated JSON as raw text, not an error", function()
+    for path, text in pairs({ ["/fault/badjson"] = "{not json",
+                              ["/fault/truncjson"] = '{"type": "user", "id": "u1", "email": ' }) do
+      local res, err = through(path)
+      assert.is_nil(err)
+      assert.are.equal(200, res.status)
+      assert.are.equal(text, res.data)
+    end
+  end)
+
+  it("reports an HTML 502 with its status and page, after the retries", function()
+    client.config({ retries = 2, retryDelay = 1 })
+    local res, err = through("/html/502")
+    assert.is_nil(res)
+    assert.are.equal(502, err.status)
+    assert.matches("<html>", err.data, 1, true)
+    assert.are.equal("basiq.getUser: HTTP 502", err.message)
+  end)
+
+  it("takes many headers, and refuses more than libcurl's 300 KB of them", function()
+    local res, err = through("/fault/manyheaders/5000") -- about 200 KB
+    assert.is_nil(err)
+    assert.are.equal(string.rep("v", 30), res.headers["x-h5000"])
+    res, err = through("/fault/manyheaders/50000") -- about 2 MB
+    assert.is_nil(res)
+    assert.are.equal("recv", err.code)
+    assert.matches("Too large response headers", err.message, 1, true)
+  end)
+
+  it("refuses a body over maxBodySize, and over the 64 MB default", function()
+    local res, err = through("/fault/big/5000", { maxBodySize = 1000 })
+    assert.is_nil(res)
+    assert.are.equal("too-large", err.code)
+    assert.matches("larger than 1000 bytes", err.message, 1, true)
+    client = basiq.new({ server = srv.url, retries = 0, timeout = 20000 }).auth("tok")
+    res, err = through("/fault/big/" .. (64 * 1024 * 1024 + 1))
+    assert.is_nil(res)
+    assert.are.equal("too-large", err.code)
+    assert.matches("larger than 67108864 bytes", err.message, 1, true)
+    res, err = through("/fault/big/" .. (1024 * 1024)) -- under the cap: fine
+    assert.is_nil(err)
+    assert.are.equal(1024 * 1024, #res.data)
+  end)
+
+  it("reports a refused connection as connect", function()
+    local c = basiq.new({ server = "http://127.0.0.1:" .. procs.free_port(), retries = 0 }).auth("tok")
+    local res, err = c.getUser({ userId = "u1" })
+    assert.is_nil(res)
+    assert.are.equal("connect", err.code)
+  end)
+end)
