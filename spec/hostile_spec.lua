@@ -113,6 +113,24 @@ describe("hostile input", function()
     end)
   end
 
+  it("never shows the key or a token in a crash, its traceback or tostring", function()
+    local key, tok = "Basic c2VjcmV0LWFwaS1rZXktMTIz", "eyJzZWNyZXQtdG9rZW4tNDU2"
+    local root = procs.ROOT
+    local p = assert(io.popen("cd " .. root .. " && LUA_PATH_5_4='lua/?.lua;lua/?/init.lua;;'"
+      .. " LUA_CPATH_5_4='build/lua5.4/?.so;;' lua5.4 -e " .. procs.sh_quote(
+        "local b = require('basiq'); local c = b.new({ retries = 0, server = '" .. srv.url .. "/leaky' })"
+        .. "; c.auth('" .. key .. "'); print(tostring(c)); local _, e = c.getUser({ userId = 'u' }); print(tostring(e))"
+        .. "; c.auth('" .. tok .. "'); _, e = c.getUser({ userId = 'u' }); print(tostring(e)); print(e.detail)"
+        .. "; c.getUser({})") .. " 2>&1"))
+    local out = p:read("*a")
+    p:close()
+    assert.matches("basiq.getUser: missing required parameter 'userId'", out, 1, true) -- it did crash
+    assert.matches("stack traceback", out, 1, true)
+    assert.matches("[redacted]", out, 1, true) -- the server echoed both back
+    assert.is_nil(out:find(key:sub(7), 1, true), out)
+    assert.is_nil(out:find(tok, 1, true), out)
+  end)
+
   it("is still a working client after all of that", function()
     assert.are.equal("/users/u1", assert(client.getUser({ userId = "u1" })).data.target)
   end)
