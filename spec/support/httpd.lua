@@ -6,8 +6,8 @@
 --   /text            answers text/plain
 --   /stall           accepts and never answers
 --   /reset           reads the request, then resets the connection
---   /fault/<kind>    misbehaves: reset, empty, midbody, badjson, truncjson, hugeheader,
---                    manyheaders, badstatus, badchunk, big/<bytes>
+--   /fault/<kind>    misbehaves: reset, empty, midbody, stallbody, badjson, truncjson, hugeheader,
+--                    manyheaders, badstatus, badchunk, big/<bytes>; /fault/hits counts them
 --   /redirect        answers 302
 --   /leaky           answers 401 with the Authorization header in the error
 --   /tok/<life>[:<claimed>]/<realm>/...  a stand-in for Basiq's /token (below)
@@ -206,6 +206,8 @@ local function jobs_route(sock, req, id, rest)
     links = { self = "http://" .. req.headers.host .. "/jobs/" .. id } }))
 end
 
+local fault_hits = {}
+
 -- Misbehaving servers, for the fault specs. Each returns "closed" when it
 -- has closed the connection itself.
 local function fault_route(sock, kind, target)
@@ -216,6 +218,9 @@ local function fault_route(sock, kind, target)
     sock:close()
   elseif kind == "midbody" then
     raw("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"id\": \"u1\"")
+  elseif kind == "stallbody" then -- headers and a little of the body, then nothing
+    raw("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"id\"")
+    sleep(3600)
   elseif kind == "badjson" then
     respond(sock, 200, { ["Content-Type"] = "application/json" }, "{not json")
     return
@@ -280,7 +285,12 @@ local function handle(sock, req)
       data = { { type = "error", code = "unauthorized", title = "Bad " .. auth, detail = "You sent " .. auth } } }))
   end
   local fault = target:match("/fault/([%w-]+)")
-  if fault then return fault_route(sock, fault, target) end
+  if fault == "hits" then -- how many requests each fault has had
+    return respond(sock, 200, { ["Content-Type"] = "application/json" }, cjson.encode(fault_hits))
+  elseif fault then
+    fault_hits[fault] = (fault_hits[fault] or 0) + 1
+    return fault_route(sock, fault, target)
+  end
   if target:find("/reset", 1, true) then -- read the request, then RST the connection
     sock:setoption("linger", { on = true, timeout = 0 })
     sock:close()
