@@ -122,6 +122,12 @@ describe("faults", function()
     assert.matches("response headers larger than 262144 bytes", err.message, 1, true)
   end)
 
+  it("never reads a folded header line as a header of its own", function()
+    local res = assert(through("/fault/fold"))
+    assert.are.equal("one", res.headers["x-a"])
+    for k in pairs(res.headers) do assert.matches("^[%w-]+$", k) end
+  end)
+
   it("refuses a body over maxBodySize, and over the 64 MB default", function()
     local res, err = through("/fault/big/5000", { maxBodySize = 1000 })
     assert.is_nil(res)

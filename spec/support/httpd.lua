@@ -7,7 +7,7 @@
 --   /stall           accepts and never answers
 --   /reset           reads the request, then resets the connection
 --   /fault/<kind>    misbehaves: reset, empty, midbody, stallbody, badjson, truncjson, hugeheader,
---                    manyheaders, badstatus, badchunk, big/<bytes>; /fault/hits counts them
+--                    manyheaders, fold, badstatus, badchunk, big/<bytes>; /fault/hits counts them
 --   /redirect        answers 302
 --   /leaky           answers 401 with the Authorization header in the error
 --   /tok/<life>[:<claimed>]/<realm>/...  a stand-in for Basiq's /token (below)
@@ -233,6 +233,8 @@ local function fault_route(sock, kind, target)
     local lines = {}
     for i = 1, tonumber(target:match("/fault/manyheaders/(%d+)")) do lines[i] = "X-H" .. i .. ": " .. ("v"):rep(30) end
     raw("HTTP/1.1 200 OK\r\n" .. table.concat(lines, "\r\n") .. "\r\nContent-Length: 2\r\n\r\n{}")
+  elseif kind == "fold" then -- an obsolete folded header line
+    raw("HTTP/1.1 200 OK\r\nX-A: one\r\n two: three\r\nContent-Length: 2\r\n\r\n{}")
   elseif kind == "badstatus" then
     raw("HTTP/1.1 OK maybe\r\nContent-Length: 2\r\n\r\n{}")
   elseif kind == "badchunk" then
