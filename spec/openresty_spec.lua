@@ -39,6 +39,13 @@ local EXTRA = [[
       end
     }
     location = /phase/server_rewrite { content_by_lua_block { ngx.say(ngx.ctx.out) } }
+    location = /tls {
+      content_by_lua_block {
+        local a = ngx.req.get_uri_args()
+        local res, err = require("basiq").new({ server = a.server, caFile = a.ca }).getUser({ userId = "t" })
+        ngx.say(res and res.status or err.code .. " " .. tostring(err))
+      }
+    }
     location = /phase/init_worker { content_by_lua_block { ngx.say(BASIQ_INIT_WORKER) } }
     location = /phase/header_filter {
       content_by_lua_block { ngx.say("ok") }
@@ -194,6 +201,23 @@ describe("in nginx", function()
       socket.sleep(0.05)
     end
     assert.matches("phase-check phase basiq.getUser: cannot call the Basiq API in nginx's log phase", log, 1, true)
+  end)
+
+  it("verifies TLS on the worker threads as everywhere else", function()
+    local dir = os.tmpname()
+    os.remove(dir)
+    assert(procs.execute("mkdir -p " .. dir .. " && openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=lo"
+      .. " -addext subjectAltName=IP:127.0.0.1 -keyout " .. dir .. "/k.pem -out " .. dir .. "/c.pem 2>/dev/null"))
+    local port = procs.free_port()
+    local pid = procs.spawn({ "openssl", "s_server", "-accept", "127.0.0.1:" .. port, "-cert", dir .. "/c.pem",
+      "-key", dir .. "/k.pem", "-www", "-quiet" }, dir .. "/s_server.log")
+    assert(procs.wait_port(port, 10, pid), "openssl s_server did not start")
+    local url = one.url .. "/tls?server=https://127.0.0.1:" .. port
+    local refused, trusted = sh("curl -s '" .. url .. "'"), sh("curl -s '" .. url .. "&ca=" .. dir .. "/c.pem'")
+    procs.kill(pid)
+    os.execute("rm -rf " .. dir)
+    assert.matches("^tls basiq.getUser: tls error: .*certificate", refused)
+    assert.are.equal("200\n", trusted)
   end)
 
   it("verifies webhooks in the example route", function()
