@@ -57,6 +57,6 @@ size_t basiq_utf8_valid(const unsigned char *s, size_t n);
 long basiq_b64decode(const char *in, size_t len, unsigned char *out); /* strict; -1 if invalid */
 const char *basiq_webhook_check(const char *secret, size_t secret_len, const char *id, size_t id_len,
                                 const char *ts, size_t ts_len, const char *body, size_t body_len,
-                                const char *sigs, size_t sigs_len); /* NULL: a signature matches */  /* registers the multi metatable, pushes multi() */
+                                const char *sigs, size_t sigs_len); /* NULL: a signature matches */
 
 #endif
