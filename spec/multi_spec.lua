@@ -219,6 +219,7 @@ describe("the sent flag of a single handle", function()
     -- a refusal after a success on the same handle: the counts start again
     assert.are.equal(200, (h:perform({ method = "GET", url = srv.url .. "/ok" })))
     st, msg, code, sent = h:perform({ method = "GET", url = "http://127.0.0.1:" .. procs.free_port() .. "/x" })
+    assert.is_nil(st)
     assert.are.equal(7, code, msg)
     assert.is_false(sent)
     h:close()
