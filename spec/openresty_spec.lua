@@ -25,6 +25,13 @@ local EXTRA = [[
         ngx.say(res and res.data.token or ("error " .. tostring(err)), " pid=", ngx.worker.pid())
       }
     }
+    location = /down {
+      content_by_lua_block {
+        local c = require("basiq").new({ server = "http://127.0.0.1:1", retries = 0 }).auth("tok")
+        local res, err = c.getUser({ userId = "u1" })
+        ngx.say(tostring(res), " ", err.code, " ", tostring(err.curlcode))
+      }
+    }
     location = /timer {
       content_by_lua_block {
         local out
@@ -139,6 +146,10 @@ describe("in nginx", function()
     assert.are.equal(10, answers, out .. one.log())
     -- one after another would take 3 s; together they take about 0.3 s
     assert.is_true(elapsed < 1.5, "10 calls of 0.3 s took " .. elapsed .. " s on one worker")
+  end)
+
+  it("reports a network failure inside a worker thread as nil, err", function()
+    assert.are.equal("nil connect 7\n", sh("curl -s " .. one.url .. "/down"))
   end)
 
   it("works in a timer, and says so clearly in phases that cannot do I/O", function()
