@@ -123,9 +123,10 @@ static CURLMcode run(multi *m, slot *s, size_t n, size_t conc) {
       CURL *e = msg->easy_handle;
       char *p = NULL;
       if (msg->msg != CURLMSG_DONE) continue;
-      if (curl_easy_getinfo(e, CURLINFO_PRIVATE, &p) != CURLE_OK) continue; /* cannot happen */
-      i = (size_t)(uintptr_t)p;
-      if (i >= n || m->xs[i]->curl != e || s[i].state != ADDED) continue; /* nor this */
+      i = curl_easy_getinfo(e, CURLINFO_PRIVATE, &p) == CURLE_OK ? (size_t)(uintptr_t)p : n;
+      if (i >= n || m->xs[i]->curl != e) /* cannot happen; a search costs little */
+        for (i = 0; i < n && m->xs[i]->curl != e; i++) {}
+      if (i == n || s[i].state != ADDED) continue;
       s[i].rc = msg->data.result; /* msg is invalid once the handle is removed */
       s[i].state = DONE;
       active--;
@@ -138,12 +139,11 @@ static CURLMcode run(multi *m, slot *s, size_t n, size_t conc) {
   }
 fail:
   for (i = 0; i < n; i++) {
+    /* already failing: a second error here changes nothing we report (and
+     * removing a handle that is not in the multi handle is a no-op) */
+    if (s[i].state == ADDED || s[i].state == DONE) (void)curl_multi_remove_handle(m->multi, m->xs[i]->curl);
     if (s[i].state == DONE) continue;
-    if (s[i].state == ADDED) {
-      /* already failing: a second error here changes nothing we report */
-      (void)curl_multi_remove_handle(m->multi, m->xs[i]->curl);
-      s[i].sent = 1; /* it may have gone out */
-    }
+    if (s[i].state == ADDED) s[i].sent = 1; /* it may have gone out */
     if (s[i].state != FAILED) {
       s[i].state = FAILED;
       s[i].err = curl_multi_strerror(mc);
