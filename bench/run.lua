@@ -7,8 +7,10 @@ local cjson = require("cjson")
 
 local ROOT = procs.ROOT
 local WORK = ROOT .. "/bench/.work"
-local ROUNDS = tonumber(os.getenv("BENCH_ROUNDS") or "5")
-local CALLS = tonumber(os.getenv("BENCH_CALLS") or "20000")
+-- many short rounds: on a shared machine, neighbours in time see the same
+-- conditions, so ratios are taken within a round and their median reported
+local ROUNDS = tonumber(os.getenv("BENCH_ROUNDS") or "15")
+local CALLS = tonumber(os.getenv("BENCH_CALLS") or "5000")
 local JS_CALLS = math.max(200, CALLS // 10)
 local USER = cjson.encode({ type = "user", id = "ea3a81", email = "gavin@hooli.com", firstName = "Gavin",
   lastName = "Belson", mobile = "+61410888666", accounts = { type = "list", count = 0, data = {} },
@@ -110,15 +112,20 @@ local ok, err = pcall(function()
 
   local m = { raw = median(raw), sdk = median(sdk), jit = median(jit), js = median(js), batch = median(batch),
     req = median(req) }
+  local sdk_raw, jit_raw, sdk_js = {}, {}, {}
+  for r = 1, ROUNDS do
+    sdk_raw[r], jit_raw[r], sdk_js[r] = sdk[r] / raw[r], jit[r] / raw[r], sdk[r] / js[r]
+  end
+  m.sdk_raw, m.jit_raw, m.sdk_js = median(sdk_raw), median(jit_raw), median(sdk_js)
   local page_ratio = (call_t - fetch_t) / decode_t
   local rows = {
     { "raw libcurl loop (C)", string.format("%.0f calls/s", m.raw), "the limit" },
-    { "basiq.getUser, sequential", string.format("%.0f calls/s", m.sdk),
-      string.format("%.1f%% of raw (target >= 90%%)", 100 * m.sdk / m.raw), m.sdk >= 0.9 * m.raw },
+    { "basiq.getUser, sequential (Lua 5.4)", string.format("%.0f calls/s", m.sdk),
+      string.format("%.1f%% of raw (target >= 90%%)", 100 * m.sdk_raw), m.sdk_raw >= 0.9 },
     { "the same on LuaJIT (OpenResty's runtime)", string.format("%.0f calls/s", m.jit),
-      string.format("%.1f%% of raw (for information)", 100 * m.jit / m.raw), nil },
+      string.format("%.1f%% of raw (for information)", 100 * m.jit_raw), nil },
     { "@readme/api-core 7 (JS)", string.format("%.0f calls/s", m.js),
-      string.format("SDK is %.1fx (target >= 8x)", m.sdk / m.js), m.sdk >= 8 * m.js },
+      string.format("SDK is %.1fx (target >= 8x)", m.sdk_js), m.sdk_js >= 8 },
     { "basiq.batch, 200 x 50 ms", string.format("%.3f s", m.batch), "target < 0.5 s", m.batch < 0.5 },
     { "RSS after 1,000 / 100,000 calls", string.format("%d / %d KiB", rss1k, rss100k),
       string.format("+%d KiB (target <= 2048)", rss100k - rss1k), rss100k - rss1k <= 2048 },
@@ -140,7 +147,8 @@ local ok, err = pcall(function()
       if not row[4] then failed = failed + 1 end
     end
   end
-  print(string.format("\nmedians of %d interleaved rounds; %d of %d targets met", ROUNDS, targets - failed, targets))
+  print(string.format("\nmedians of %d interleaved rounds (ratios: the median of each round's own ratio);"
+    .. " %d of %d targets met", ROUNDS, targets - failed, targets))
   return failed
 end)
 procs.kill(nginx_pid)

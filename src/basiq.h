@@ -45,6 +45,8 @@ void basiq_xfer_cleanup(basiq_xfer *x); /* idempotent */
 const char *basiq_xfer_prepare(lua_State *L, int t, basiq_xfer *x); /* NULL ok; may raise */
 int basiq_xfer_push(lua_State *L, basiq_xfer *x, CURLcode rc);       /* pushes 3 or 4 values */
 
+void basiq_handle_type(lua_State *L, const char *name, const luaL_Reg *methods, lua_CFunction close,
+                       lua_CFunction tostring); /* core.c */
 int basiq_open_easy(lua_State *L);   /* registers the easy metatable, pushes new() */
 void basiq_open_encode(lua_State *L);   /* adds escape/form to the table on top */
 int basiq_open_multi(lua_State *L);  /* registers the multi metatable, pushes multi() */
