@@ -12,6 +12,14 @@ do
   local t = DEEP
   for _ = 1, 2000 do t.x = {}; t = t.x end
 end
+-- form fields whose '&' and '=' land all along core.form's growing buffer
+local MANY, MANY_WIRE = {}, {}
+for i = 1, 300 do
+  local k = ("f%03d"):format(i)
+  MANY[k] = ("v"):rep(i - 1) .. " "
+  MANY_WIRE[i] = k .. "=" .. ("v"):rep(i - 1) .. "%20"
+end
+MANY_WIRE = table.concat(MANY_WIRE, "&")
 local cyclic = { email = "a@b.c" }
 cyclic.self = cyclic
 
@@ -147,6 +155,8 @@ local ENCODED = {
   { "CR, LF, & and = in a form body", function(c)
       return c.postToken({ scope = "a\r\nb&c=d" }, { ["basiq-version"] = "3.0" }) end,
     function(e) assert.are.equal("scope=a%0D%0Ab%26c%3Dd", e.body) end },
+  { "a form body of 300 fields, 1 to 300 bytes long", function(c) return c.postToken(MANY, { ["basiq-version"] = "3.0" }) end,
+    function(e) assert.are.equal(MANY_WIRE, e.body) end },
   { "a nil hole in a body array (as null)", function(c) return c.createUser({ email = "a@b.c", mobile = { 1, nil, 3 } }) end,
     function(e) assert.matches('"mobile":[1,null,3]', e.body, 1, true) end },
   { "a slash and '..' inside a longer id", function(c) return c.getUser({ userId = "a/../b" }) end,
