@@ -143,6 +143,26 @@ describe("faults", function()
     assert.are.equal(1024 * 1024, #res.data)
   end)
 
+  it("gives each fault in a batch its own error, and the next batch works", function()
+    client.config({ timeout = 1000 })
+    local codes = { reset = "recv", empty = "empty-reply", midbody = "recv", badstatus = "protocol",
+                    badchunk = "recv", hugeheader = "too-large", stallbody = "timeout" }
+    local calls, want = {}, {}
+    for kind, code in pairs(codes) do
+      calls[#calls + 1] = { "getUser", { userId = "fault-" .. kind } }
+      want[#want + 1] = code
+    end
+    calls[#calls + 1] = { "getUser", { userId = "fine" } }
+    local results, errs = client.batch(calls)
+    for i, code in ipairs(want) do
+      assert.is_nil(results[i])
+      assert.are.equal(code, errs[i].code, calls[i][2].userId .. ": " .. tostring(errs[i]))
+    end
+    assert.are.equal("/users/fine", results[#calls].data.target)
+    results = client.batch({ { "getUser", { userId = "after" } } })
+    assert.are.equal("/users/after", results[1].data.target)
+  end)
+
   it("reports a refused connection as connect", function()
     local c = basiq.new({ server = "http://127.0.0.1:" .. procs.free_port(), retries = 0 }).auth("tok")
     local res, err = c.getUser({ userId = "u1" })

@@ -8,6 +8,7 @@
 --   /reset           reads the request, then resets the connection
 --   /fault/<kind>    misbehaves: reset, empty, midbody, stallbody, badjson, truncjson, hugeheader,
 --                    manyheaders, fold, badstatus, badchunk, big/<bytes>; /fault/hits counts them
+--                    (/users/fault-<kind> the same, for batches)
 --   /redirect        answers 302
 --   /leaky           answers 401 with the Authorization header in the error
 --   /tok/<life>[:<claimed>]/<realm>/...  a stand-in for Basiq's /token (below)
@@ -306,7 +307,7 @@ local function handle(sock, req)
     return respond(sock, 401, { ["Content-Type"] = "application/json" }, cjson.encode({ type = "list",
       data = { { type = "error", code = "unauthorized", title = "Bad " .. auth, detail = "You sent " .. auth } } }))
   end
-  local fault = target:match("/fault/([%w-]+)")
+  local fault = target:match("/fault/([%w-]+)") or target:match("^/users/fault%-(%a+)$") -- the latter for batches
   if fault == "hits" then -- how many requests each fault has had
     return respond(sock, 200, { ["Content-Type"] = "application/json" }, cjson.encode(fault_hits))
   elseif fault then
