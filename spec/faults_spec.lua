@@ -63,6 +63,17 @@ describe("faults", function()
     assert.are.equal(3, hits("reset") - before) -- the first try and 2 retries
   end)
 
+  it("does not repeat a GET whose failure another attempt would meet again", function()
+    client.config({ retries = 2, retryDelay = 1, maxBodySize = 1000 })
+    for _, kind in ipairs({ "big", "badstatus" }) do
+      local before = hits(kind)
+      local res, err = through(kind == "big" and "/fault/big/5000" or "/fault/badstatus")
+      assert.is_nil(res)
+      assert.are.equal(kind == "big" and "too-large" or "protocol", err.code)
+      assert.are.equal(1, hits(kind) - before, kind .. " was retried")
+    end
+  end)
+
   it("never repeats a POST that was reset (it may have reached the server)", function()
     client.config({ retries = 2, retryDelay = 1 })
     local before = hits("reset")

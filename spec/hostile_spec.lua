@@ -192,13 +192,16 @@ describe("hostile input", function()
 
   it("never sends to a server URL with a NUL in it (libcurl would stop there: a host the guard never saw)", function()
     local c = basiq.new({ retries = 0 }).auth("tok")
-    local ok, res, err = pcall(function() return c.server("http://evil.invalid\0@127.0.0.1").getUser({ userId = "u" }) end)
-    if ok then -- the core refuses it before libcurl sees it
-      assert.is_nil(res)
-      assert.are.equal("basiq.getUser: network error: basiq.core: the URL contains a NUL byte", err.message)
-    else -- or basiq.server() already did
-      assert.matches("^basiq%.server: ", res)
-    end
+    -- basiq.server() refuses it first
+    local ok, err = pcall(c.server, "http://evil.invalid\0@127.0.0.1")
+    assert.is_false(ok)
+    assert.matches("basiq.server: server must be an http:// or https:// URL", err, 1, true)
+    -- and the core refuses it too, before libcurl sees it
+    local h = core.new()
+    local st, msg = h:perform({ method = "GET", url = "http://evil.invalid\0@127.0.0.1/" })
+    h:close()
+    assert.is_nil(st)
+    assert.matches("the URL contains a NUL byte", msg, 1, true)
   end)
 
   it("has the core refuse header lines with CR, LF or NUL, whoever built them", function()
@@ -230,6 +233,14 @@ describe("hostile input", function()
     assert.matches("[redacted]", out, 1, true) -- the server echoed both back
     assert.is_nil(out:find(key:sub(7), 1, true), out)
     assert.is_nil(out:find(tok, 1, true), out)
+  end)
+
+  it("refuses a server URL with spaces or control characters, and hides a password in it", function()
+    for _, url in ipairs({ "http://a b", "http://a\r\nb", "http://a\tb" }) do
+      assert.has_error(function() basiq.new().server(url) end, "basiq.server: server must be an http:// or https:// URL")
+    end
+    local c = basiq.new({ server = "https://user:s3cret-pw@api.example" })
+    assert.are.equal("basiq client (https://api.example)", tostring(c))
   end)
 
   it("is still a working client after all of that", function()

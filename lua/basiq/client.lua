@@ -22,6 +22,8 @@ local OPTIONS = { -- config key -> check
   transport = "transport",
 }
 local RETRY_STATUS = { [429] = true, [502] = true, [503] = true, [504] = true }
+-- failures another attempt may not meet (not a too-large body, TLS, a bad URL)
+local RETRY_NET = { connect = true, resolve = true, timeout = true, send = true, recv = true, ["empty-reply"] = true }
 local TOKEN_VERSION = { ["basiq-version"] = "3.0" }
 
 -- Each API's table is required the first time one of its operations is used.
@@ -35,36 +37,38 @@ local function find_op(state, name)
   return op, op.servers and op.servers[1] or t.servers[1]
 end
 
-local function check_server(who, url)
-  if type(url) ~= "string" or not url:lower():match("^https?://[^/]") then
-    error("basiq." .. who .. ": server must be an http:// or https:// URL", 3)
+-- level: where the error points (the user's call), as for error()
+local function check_server(who, url, level)
+  if type(url) ~= "string" or not url:lower():match("^https?://[^/]") or url:find("[%c%s]") then
+    error("basiq." .. who .. ": server must be an http:// or https:// URL",
+      level)
   end
   return (url:gsub("/+$", ""))
 end
 
-local function set_options(who, state, opts)
+local function set_options(who, state, opts, level)
   for k, v in pairs(opts) do
     local kind = OPTIONS[k]
     if k == "server" then
-      state.server = check_server(who, v)
+      state.server = check_server(who, v, level + 1)
     elseif k == "auth" or k == "apiKey" then -- luacheck: ignore 542
       -- handled by the caller
     elseif not kind then
-      error(string.format("basiq.%s: unknown option '%s'", who, tostring(k)), 3)
+      error(string.format("basiq.%s: unknown option '%s'", who, tostring(k)), level)
     elseif kind == "string" or kind == "boolean" then
-      if type(v) ~= kind then error(string.format("basiq.%s: option '%s' must be a %s", who, k, kind), 3) end
+      if type(v) ~= kind then error(string.format("basiq.%s: option '%s' must be a %s", who, k, kind), level) end
       state[k] = v
     elseif kind == "count" then
       if type(v) ~= "number" or v < 0 or v > 10 or v % 1 ~= 0 then
-        error(string.format("basiq.%s: option '%s' must be an integer from 0 to 10", who, k), 3)
+        error(string.format("basiq.%s: option '%s' must be an integer from 0 to 10", who, k), level)
       end
       state[k] = v
     elseif kind == "transport" then
-      state.transport = M.transport(who, v)
+      state.transport = M.transport(who, v, level + 1)
       state.store = (state.transport.store or token.memory_store)()
     else
       if type(v) ~= "number" or v <= 0 or v ~= v or v == math.huge then
-        error(string.format("basiq.%s: option '%s' must be a positive number", who, k), 3)
+        error(string.format("basiq.%s: option '%s' must be a positive number", who, k), level)
       end
       state[k] = v
     end
@@ -106,7 +110,7 @@ end
 
 -- basiq.config{ transport = "curl" | "ngx" | table | function(req) }: a
 -- function is the request step alone and keeps the libcurl clock.
-function M.transport(who, v)
+function M.transport(who, v, level)
   if v == "curl" then return CURL end
   if v == "ngx" then return require("basiq.ngx").transport end
   if type(v) == "function" then
@@ -116,7 +120,7 @@ function M.transport(who, v)
     return { name = v.name or "custom", now = v.now or CURL.now, sleep = v.sleep or CURL.sleep,
              request = v.request, batch = v.batch, store = v.store, check = v.check }
   end
-  error("basiq." .. who .. ": option 'transport' must be \"curl\", a function or a table with request()", 4)
+  error("basiq." .. who .. ": option 'transport' must be \"curl\", a function or a table with request()", level or 2)
 end
 
 -- Authorization for one operation, as the `api` SDK applies auth(): an
@@ -261,7 +265,7 @@ local function settle(state, c, status, headers, body, sent)
   else -- then headers and body are curl's message and result code
     err = errors.network(c.name, headers, body, credential_secrets(state))
     -- a POST is repeated only when it surely never left
-    if not (c.safe or sent == false) then return true, nil, err end
+    if not RETRY_NET[err.code] or not (c.safe or sent == false) then return true, nil, err end
   end
   if c.retried >= state.retries then return true, nil, err end
   c.retried = c.retried + 1
@@ -322,7 +326,7 @@ function M.server_token(state, deadline)
 end
 
 function M.new(opts, target)
-  if opts ~= nil and type(opts) ~= "table" then error("basiq.new: options must be a table", 2) end
+  if opts ~= nil and type(opts) ~= "table" then error("basiq.new: options must be a table", 3) end
   local state = {
     extra = {}, timeout = 60000, connectTimeout = 10000, secrets = {}, issued = {},
     retries = 2, retryDelay = 100, retryMaxDelay = 2000, transport = default_transport(),
@@ -333,9 +337,9 @@ function M.new(opts, target)
 
   -- "Basic <key>" is an API key: bearer calls then get automatic tokens.
   -- Anything else is used as given (the `api` SDK's manual flow).
-  local function set_credential(who, value, apikey)
+  local function set_credential(who, value, apikey, level)
     if type(value) ~= "string" or value == "" or value:find("[\r\n%z]") then
-      error("basiq." .. who .. ": credential must be a non-empty string without CR, LF or NUL", 3)
+      error("basiq." .. who .. ": credential must be a non-empty string without CR, LF or NUL", level)
     end
     local bare = value:match("^%a+%s+(.+)$")
     if apikey and not value:match("^[Bb]asic%s") then value, bare = "Basic " .. value, value end
@@ -359,7 +363,7 @@ function M.new(opts, target)
   end
 
   function client.auth(value)
-    set_credential("auth", value, false)
+    set_credential("auth", value, false, 3)
     return client
   end
 
@@ -385,7 +389,7 @@ function M.new(opts, target)
   end
 
   function client.server(url)
-    state.server = check_server("server", url)
+    state.server = check_server("server", url, 3)
     return client
   end
 
@@ -394,7 +398,7 @@ function M.new(opts, target)
     if o.server ~= nil or o.auth ~= nil or o.apiKey ~= nil then
       error("basiq.config: use basiq.server() and basiq.auth()", 2)
     end
-    set_options("config", state, o)
+    set_options("config", state, o, 3)
     return client
   end
 
@@ -555,7 +559,10 @@ function M.new(opts, target)
   client.webhook = require("basiq.webhook")  -- basiq.webhook.verify(secret, headers, rawBody, opts)
   client.filter = require("basiq.filter").build -- basiq.filter{ ["account.id"] = id, ... }
 
-  function client.new(o) return M.new(o) end
+  function client.new(o)
+    local c = M.new(o) -- not a tail call, so errors point at the caller's line
+    return c
+  end
 
   -- Frees the connections now rather than at garbage collection.
   function client.close()
@@ -566,10 +573,10 @@ function M.new(opts, target)
   for k in pairs(client) do helpers[k] = true end
 
   if opts then
-    set_options("new", state, opts)
-    if opts.auth ~= nil and opts.apiKey ~= nil then error("basiq.new: give auth or apiKey, not both", 2) end
-    if opts.auth ~= nil then set_credential("new", opts.auth, false) end
-    if opts.apiKey ~= nil then set_credential("new", opts.apiKey, true) end
+    set_options("new", state, opts, 4)
+    if opts.auth ~= nil and opts.apiKey ~= nil then error("basiq.new: give auth or apiKey, not both", 3) end
+    if opts.auth ~= nil then set_credential("new", opts.auth, false, 4) end
+    if opts.apiKey ~= nil then set_credential("new", opts.apiKey, true, 4) end
   end
 
   return setmetatable(client, {
@@ -584,7 +591,8 @@ function M.new(opts, target)
       return fn
     end,
     __tostring = function()
-      return "basiq client (" .. (state.server or DEFAULT_SERVER) .. ")"
+      -- without any user:password@ in the URL
+      return "basiq client (" .. (state.server or DEFAULT_SERVER):gsub("//[^/]*@", "//") .. ")"
     end,
     __name = "basiq.client",
   })
