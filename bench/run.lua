@@ -7,18 +7,18 @@
 -- Ratios are taken within a round and their median reported: on a machine
 -- shared with other work, that is far steadier than comparing separate long
 -- runs. The batch and the 5 MB page then take rounds of their own.
--- BENCH_ROUNDS (default 41), BENCH_CALLS (calls per block, default 1000;
--- Node gets a tenth) and BENCH_SLOW_ROUNDS (batch and page, default 9)
+-- BENCH_ROUNDS (default 61), BENCH_CALLS (calls per block, default 2000;
+-- Node gets a tenth) and BENCH_SLOW_ROUNDS (batch and page, default 15)
 -- trade time for steadiness.
-package.path = "spec/?.lua;" .. package.path
+package.path = (arg[0]:match("^(.*)/bench/run%.lua$") or ".") .. "/spec/?.lua;" .. package.path
 local procs = require("support.procs") -- also loads luasocket, which ignores SIGPIPE
 local cjson = require("cjson")
 
 local ROOT = procs.ROOT
 local WORK = ROOT .. "/bench/.work"
-local ROUNDS = tonumber(os.getenv("BENCH_ROUNDS") or "41")
-local CALLS = tonumber(os.getenv("BENCH_CALLS") or "1000")
-local SLOW_ROUNDS = tonumber(os.getenv("BENCH_SLOW_ROUNDS") or "9")
+local ROUNDS = tonumber(os.getenv("BENCH_ROUNDS") or "61")
+local CALLS = tonumber(os.getenv("BENCH_CALLS") or "2000")
+local SLOW_ROUNDS = tonumber(os.getenv("BENCH_SLOW_ROUNDS") or "15")
 local JS_CALLS = math.max(20, CALLS // 10)
 local BATCH, BATCH_CONC, BATCH_DELAY = 200, 50, 0.05
 local q = procs.sh_quote
