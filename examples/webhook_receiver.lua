@@ -16,9 +16,17 @@ local function handle(conn)
   for h in function() return conn:receive("*l") end do
     if h == "" then break end
     local k, v = h:match("^([^:]+):%s*(.-)%s*$")
-    if k then headers[k] = v end
+    if k then
+      k = k:lower()
+      if headers[k] then v = { headers[k], v } end -- sent twice: verify refuses it
+      headers[k] = v
+    end
   end
-  local n = tonumber(headers["Content-Length"] or headers["content-length"] or "0") or 0
+  local len = headers["content-length"] or "0"
+  local n = type(len) == "string" and len:match("^%d+$") and tonumber(len)
+  if not n or n > 1024 * 1024 then -- Basiq's events are small
+    return conn:send("HTTP/1.1 413 Payload Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+  end
   local body = n > 0 and conn:receive(n) or ""
   local ok, why = basiq.webhook.verify(secret, headers, body) -- the raw body, before any decoding
   if ok then

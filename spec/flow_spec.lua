@@ -24,12 +24,18 @@ describe("basiq.paginate", function()
     assert.are.same({ "limit=2", "next=c2", "next=c3" }, queries)
   end)
 
-  it("ends after one (false, err) when a page fails", function()
-    local c = basiq.new({ server = srv.url .. "/pages/3-fail", retries = 0 }).auth("tok")
+  -- what the loop body sees: each page's first id, or the error
+  local function walk(path)
+    local c = basiq.new({ server = srv.url .. path, retries = 0 }).auth("tok")
     local seen = {}
     for res, err in c.paginate("getTransactions", { userId = "u1" }) do
       seen[#seen + 1] = res and res.data.data[1].id or err
     end
+    return seen
+  end
+
+  it("ends after one (false, err) when a page fails", function()
+    local seen = walk("/pages/3-fail")
     assert.are.equal(2, #seen)
     assert.are.equal("t1", seen[1])
     assert.are.equal(500, seen[2].status)
@@ -37,11 +43,7 @@ describe("basiq.paginate", function()
   end)
 
   it("refuses a next link to another host, so the token stays home", function()
-    local c = basiq.new({ server = srv.url .. "/pages/3-away" }).auth("tok")
-    local seen = {}
-    for res, err in c.paginate("getTransactions", { userId = "u1" }) do
-      seen[#seen + 1] = res and res.data.data[1].id or err
-    end
+    local seen = walk("/pages/3-away")
     assert.are.equal(2, #seen)
     assert.are.equal("t1", seen[1])
     assert.are.equal("pagination", seen[2].code)

@@ -1,6 +1,13 @@
 -- basiq inside a real nginx (Debian's nginx-core + libnginx-mod-http-lua),
 -- from a LuaRocks tree built for LuaJIT, with examples/openresty/'s
 -- configuration, driven by the curl command line against the suite's server.
+if jit then -- busted's LuaJIT run: nginx embeds its own LuaJIT, and this spec drives it from outside
+  describe("in nginx", function()
+    pending("runs once, in the Lua 5.4 run (nginx runs the SDK on its own LuaJIT either way)")
+  end)
+  return
+end
+
 local procs = require("support.procs")
 local basiq = require("basiq")
 local cjson = require("cjson")
@@ -17,12 +24,50 @@ local function sh(cmd)
   return out
 end
 
--- Test-only locations, added next to the example's own.
+-- Test-only additions: http level, then locations next to the example's own.
+local HTTP_EXTRA = [[
+  init_worker_by_lua_block {
+    local res, err = require("basiq").getUser({ userId = "w" })
+    BASIQ_INIT_WORKER = tostring(err and err.code) .. " " .. tostring(err)
+  }
+]]
 local EXTRA = [[
+    server_rewrite_by_lua_block {
+      if ngx.var.uri == "/phase/server_rewrite" then
+        local res, err = require("basiq").getUser({ userId = "sr" })
+        ngx.ctx.out = res and res.data.target or tostring(err)
+      end
+    }
+    location = /phase/server_rewrite { content_by_lua_block { ngx.say(ngx.ctx.out) } }
+    location = /tls {
+      content_by_lua_block {
+        local a = ngx.req.get_uri_args()
+        local res, err = require("basiq").new({ server = a.server, caFile = a.ca }).getUser({ userId = "t" })
+        ngx.say(res and res.status or err.code .. " " .. tostring(err))
+      }
+    }
+    location = /phase/init_worker { content_by_lua_block { ngx.say(BASIQ_INIT_WORKER) } }
+    location = /phase/header_filter {
+      content_by_lua_block { ngx.say("ok") }
+      header_filter_by_lua_block {
+        local basiq = require("basiq")
+        local _, err = basiq.getUser({ userId = "u" })
+        local _, cerr = basiq.clientToken("u")
+        ngx.header["X-Get"] = err.code .. " " .. tostring(err)
+        ngx.header["X-Client-Token"] = cerr.code .. " " .. tostring(cerr)
+      }
+    }
     location ~ ^/get/(.+)$ {
       content_by_lua_block {
         local res, err = require("basiq").getUser({ userId = ngx.var[1] })
         ngx.say(res and res.data.token or ("error " .. tostring(err)), " pid=", ngx.worker.pid())
+      }
+    }
+    location = /down {
+      content_by_lua_block {
+        local c = require("basiq").new({ server = "http://127.0.0.1:1", retries = 0 }).auth("tok")
+        local res, err = c.getUser({ userId = "u1" })
+        ngx.say(tostring(res), " ", err.code, " ", tostring(err.curlcode))
       }
     }
     location = /timer {
@@ -52,8 +97,9 @@ local EXTRA = [[
     }
 ]]
 
--- An nginx from the example configuration: { url, stop(), log() }.
-local function nginx(tree, workers, backend)
+-- An nginx from the example configuration: { url, stop(), log() }; edits
+-- = { { from, to }, ... } changes it further.
+local function nginx(tree, workers, backend, edits)
   local dir = os.tmpname()
   os.remove(dir)
   assert(procs.execute("mkdir -p " .. dir .. "/logs && cp " .. ROOT .. "/examples/openresty/*.lua " .. dir))
@@ -66,6 +112,8 @@ local function nginx(tree, workers, backend)
   end
   sub("worker_processes auto;", "daemon off;\nworker_processes " .. workers .. ";")
   sub("listen 127.0.0.1:8080;", "listen 127.0.0.1:" .. port .. ";\n" .. EXTRA)
+  sub("lua_shared_dict basiq 1m;", "lua_shared_dict basiq 1m;\n" .. HTTP_EXTRA)
+  for _, e in ipairs(edits or {}) do sub(e[1], e[2]) end
   sub('"/usr/local/share/lua/5.1/?.lua;/usr/local/share/lua/5.1/?/init.lua;;"',
     '"' .. tree .. "/share/lua/5.1/?.lua;" .. tree .. '/share/lua/5.1/?/init.lua;;"')
   sub('"/usr/local/lib/lua/5.1/?.so;;"', '"' .. tree .. '/lib/lua/5.1/?.so;;"')
@@ -141,10 +189,21 @@ describe("in nginx", function()
     assert.is_true(elapsed < 1.5, "10 calls of 0.3 s took " .. elapsed .. " s on one worker")
   end)
 
-  it("works in a timer, and says so clearly in phases that cannot do I/O", function()
+  it("reports a network failure inside a worker thread as nil, err", function()
+    assert.are.equal("nil connect 7\n", sh("curl -s " .. one.url .. "/down"))
+  end)
+
+  it("works in a timer and in server_rewrite, and says so clearly in phases that cannot do I/O", function()
     assert.matches("^timer got /tok/60/d300%-%d+/users/t1", sh("curl -s " .. one.url .. "/timer"))
+    assert.matches("^/tok/60/d300%-%d+/users/sr\n", sh("curl -s " .. one.url .. "/phase/server_rewrite"))
     local set = sh("curl -s " .. one.url .. "/phase/set")
     assert.matches("^phase basiq.getUser: cannot call the Basiq API in nginx's set phase", set)
+    assert.matches("^phase basiq.getUser: cannot call the Basiq API in nginx's init_worker phase, where it could"
+      .. " only block the worker; call it from rewrite, access or content, or defer it with ngx.timer.at",
+      sh("curl -s " .. one.url .. "/phase/init_worker"))
+    local hf = sh("curl -s -D - -o /dev/null " .. one.url .. "/phase/header_filter")
+    assert.matches("X%-Get: phase basiq.getUser: cannot call the Basiq API in nginx's header_filter phase", hf)
+    assert.matches("X%-Client%-Token: phase basiq.clientToken: cannot call the Basiq API in nginx's header_filter", hf)
     sh("curl -s " .. one.url .. "/phase/log")
     local log
     for _ = 1, 20 do -- the log phase runs after the answer went out
@@ -153,6 +212,23 @@ describe("in nginx", function()
       socket.sleep(0.05)
     end
     assert.matches("phase-check phase basiq.getUser: cannot call the Basiq API in nginx's log phase", log, 1, true)
+  end)
+
+  it("verifies TLS on the worker threads as everywhere else", function()
+    local dir = os.tmpname()
+    os.remove(dir)
+    assert(procs.execute("mkdir -p " .. dir .. " && openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=lo"
+      .. " -addext subjectAltName=IP:127.0.0.1 -keyout " .. dir .. "/k.pem -out " .. dir .. "/c.pem 2>/dev/null"))
+    local port = procs.free_port()
+    local pid = procs.spawn({ "openssl", "s_server", "-accept", "127.0.0.1:" .. port, "-cert", dir .. "/c.pem",
+      "-key", dir .. "/k.pem", "-www", "-quiet" }, dir .. "/s_server.log")
+    assert(procs.wait_port(port, 10, pid), "openssl s_server did not start")
+    local url = one.url .. "/tls?server=https://127.0.0.1:" .. port
+    local refused, trusted = sh("curl -s '" .. url .. "'"), sh("curl -s '" .. url .. "&ca=" .. dir .. "/c.pem'")
+    procs.kill(pid)
+    os.execute("rm -rf " .. dir)
+    assert.matches("^tls basiq.getUser: tls error: .*certificate", refused)
+    assert.are.equal("200\n", trusted)
   end)
 
   it("verifies webhooks in the example route", function()
@@ -190,5 +266,32 @@ describe("in nginx", function()
     assert.is_truthy(next(pids, next(pids)), "only one worker answered:\n" .. out .. log)
     assert.is_true(answers >= 20, out .. log)
     assert.are.equal(1, #issued()) -- both workers used the one token
+  end)
+
+  it("waits for a thread-side Lua VM when all are busy, rather than failing", function()
+    local base = realm("d300-")
+    -- two VMs for eight calls of 0.3 s: without the wait six would fail at once
+    local ng = nginx(tree, 1, base, { { "access_log off;", "access_log off;\n  lua_worker_thread_vm_pool_size 2;" } })
+    local urls = {}
+    for i = 1, 8 do urls[i] = ng.url .. "/get/u" .. i end
+    local t0 = socket.gettime()
+    local out = sh("curl -s --parallel --parallel-immediate --parallel-max 8 " .. table.concat(urls, " "))
+    local elapsed = socket.gettime() - t0
+    local log = ng.log()
+    ng.stop()
+    assert.are.equal(8, select(2, out:gsub("d300%-%d+%-1 pid", "")), out .. log)
+    -- token first, then four rounds of two: the limit held and nobody was turned away
+    assert.is_true(elapsed > 1.1 and elapsed < 6, "8 calls on 2 VMs took " .. elapsed .. " s")
+  end)
+
+  it("tells what to add to nginx.conf when the thread pool is missing", function()
+    local base, issued = realm("nopool")
+    local ng = nginx(tree, 1, base, { { "thread_pool basiq threads=32;", "" } })
+    local out = sh("curl -s " .. ng.url .. "/get/u1")
+    local log = ng.log()
+    ng.stop()
+    assert.matches("^error basiq.getUser: could not get a token: thread error: nginx.conf needs `thread_pool basiq"
+      .. " threads=16;` in its main context", out, 1, false, log)
+    assert.are.equal(0, #issued())
   end)
 end)

@@ -43,15 +43,37 @@ describe("basiq.webhook.verify", function()
     local wrong = "whsec_" .. core.b64encode(("k"):rep(24))
     assert.is_false((basiq.webhook.verify(wrong, headers(), BODY, AT)))
     assert.is_true(basiq.webhook.verify(SECRET:sub(7), headers(), BODY, AT))
-    assert.are.same({ false, "the secret is not a whsec_ base64 key" },
-      { basiq.webhook.verify("whsec_%%%", headers(), BODY, AT) })
+    for _, bad in ipairs({ "whsec_%%%", "whsec_", "whsec_A", "whsec_AB==CD", "whsec_" .. ("A"):rep(685) }) do
+      assert.are.same({ false, "the secret is not a whsec_ base64 key" },
+        { basiq.webhook.verify(bad, headers(), BODY, AT) }, bad)
+    end
+  end)
+
+  it("takes a secret with its base64 padding left out, and keys of 1 to 512 bytes", function()
+    local key = ("\1\2\3"):rep(10) .. "\4\5" -- 32 bytes: 44 base64 characters ending in "="
+    local padded = "whsec_" .. core.b64encode(key)
+    local bare = padded:gsub("=+$", "")
+    assert.are_not.equal(padded, bare)
+    local sig = basiq.webhook.sign(padded, ID, TS, BODY)
+    assert.are.equal(sig, basiq.webhook.sign(bare, ID, TS, BODY))
+    assert.is_true(basiq.webhook.verify(bare, headers(sig), BODY, AT))
+    assert.is_true(basiq.webhook.verify(padded, headers(sig), BODY, AT))
+    for _, n in ipairs({ 1, 512 }) do
+      local s = "whsec_" .. core.b64encode(("z"):rep(n))
+      assert.is_true(basiq.webhook.verify(s, headers(basiq.webhook.sign(s, ID, TS, BODY)), BODY, AT), n)
+    end
+    local big = "whsec_" .. core.b64encode(("z"):rep(513))
+    assert.are.same({ false, "the secret is not a whsec_ base64 key" }, { basiq.webhook.verify(big, headers(), BODY, AT) })
   end)
 
   it("reads header names case-insensitively, and lists as OpenResty gives them", function()
     local h = { ["Webhook-Id"] = ID, ["WEBHOOK-TIMESTAMP"] = TS, ["webhook-Signature"] = { SIG } }
     assert.is_true(basiq.webhook.verify(SECRET, h, BODY, AT))
     h["webhook-Signature"] = { SIG, SIG } -- a repeated header is not one signature list
-    assert.is_false((basiq.webhook.verify(SECRET, h, BODY, AT)))
+    assert.are.same({ false, "repeated webhook-signature header" }, { basiq.webhook.verify(SECRET, h, BODY, AT) })
+    h["webhook-Signature"] = SIG
+    h["webhook-id"] = ID -- the same header under two spellings: neither is picked
+    assert.are.same({ false, "repeated webhook-id header" }, { basiq.webhook.verify(SECRET, h, BODY, AT) })
   end)
 
   it("rejects missing headers and timestamps outside the tolerance", function()
@@ -62,7 +84,10 @@ describe("basiq.webhook.verify", function()
       assert.is_false(ok)
       assert.matches(name, why, 1, true)
     end
-    assert.is_false((basiq.webhook.verify(SECRET, headers(nil, { ["webhook-timestamp"] = "16142x" }), BODY, AT)))
+    for _, bad in ipairs({ "16142x", "-1614265330", "1614265330.0", " 1614265330", "1e9", ("9"):rep(16) }) do
+      assert.are.same({ false, "invalid webhook-timestamp header" },
+        { basiq.webhook.verify(SECRET, headers(nil, { ["webhook-timestamp"] = bad }), BODY, AT) }, bad)
+    end
     local t = tonumber(TS)
     assert.is_true(basiq.webhook.verify(SECRET, headers(), BODY, { now = t + 300 }))
     assert.are.same({ false, "webhook-timestamp is more than 300 s from now" },
@@ -81,6 +106,26 @@ describe("basiq.webhook.verify", function()
     assert.is_false(ok)
     assert.matches("rawBody must be a string", err)
     assert.is_nil(err:find(SECRET:sub(7), 1, true))
+    assert.has_error(function() basiq.webhook.verify(SECRET, headers(), BODY, { now = 0 / 0 }) end,
+      "basiq.webhook.verify: opts.now must be a number of seconds")
+    assert.has_error(function() basiq.webhook.verify(SECRET, headers(), BODY, { tolerance = -1 }) end,
+      "basiq.webhook.verify: opts.tolerance must be a number of seconds")
+  end)
+
+  it("never puts the secret in a reason", function()
+    local cases = {
+      { SECRET, headers(), BODY .. "x", AT },
+      { SECRET, headers("v1,x " .. SIG:sub(1, -3)), BODY, AT },
+      { SECRET, headers(), BODY, { now = 0 } },
+      { SECRET, {}, BODY, AT },
+      { "whsec_" .. SECRET:sub(7, -2) .. "!", headers(), BODY, AT },
+    }
+    for _, c in ipairs(cases) do
+      local ok, why = basiq.webhook.verify(c[1], c[2], c[3], c[4])
+      assert.is_false(ok)
+      assert.is_string(why)
+      assert.is_nil(why:find(SECRET:sub(7, 20), 1, true), why)
+    end
   end)
 end)
 
@@ -96,6 +141,15 @@ describe("core crypto", function()
     assert.are.same({ nil, "invalid base64" }, { core.b64decode("Zm9vYmE") })
     assert.is_nil((core.b64decode("Zm9v YmFy")))
     assert.is_nil((core.b64decode("Zm=vYmFy")))
+    -- padding required, and one encoding per byte string: unused low bits must be zero
+    assert.are.equal("\0", core.b64decode("AA=="))
+    assert.is_nil((core.b64decode("AB==")))
+    assert.is_nil((core.b64decode("AA")))
+    assert.are.equal("\0\1", core.b64decode("AAE="))
+    assert.is_nil((core.b64decode("AAF=")))
+    assert.is_nil((core.b64decode("A===")))
+    assert.is_nil((core.b64decode("Zm9v\n")))
+    assert.is_nil((core.b64decode("Zm9-")))  -- the URL-safe alphabet is not base64 here
     assert.is_true(core.equal("abc", "abc"))
     assert.is_false(core.equal("abc", "abd"))
     assert.is_false(core.equal("abc", "ab"))

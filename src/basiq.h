@@ -45,6 +45,8 @@ void basiq_xfer_cleanup(basiq_xfer *x); /* idempotent */
 const char *basiq_xfer_prepare(lua_State *L, int t, basiq_xfer *x); /* NULL ok; may raise */
 int basiq_xfer_push(lua_State *L, basiq_xfer *x, CURLcode rc);       /* pushes 3 or 4 values */
 
+void basiq_handle_type(lua_State *L, const char *name, const luaL_Reg *methods, lua_CFunction close,
+                       lua_CFunction tostring); /* core.c */
 int basiq_open_easy(lua_State *L);   /* registers the easy metatable, pushes new() */
 void basiq_open_encode(lua_State *L);   /* adds escape/form to the table on top */
 int basiq_open_multi(lua_State *L);  /* registers the multi metatable, pushes multi() */
@@ -57,6 +59,6 @@ size_t basiq_utf8_valid(const unsigned char *s, size_t n);
 long basiq_b64decode(const char *in, size_t len, unsigned char *out); /* strict; -1 if invalid */
 const char *basiq_webhook_check(const char *secret, size_t secret_len, const char *id, size_t id_len,
                                 const char *ts, size_t ts_len, const char *body, size_t body_len,
-                                const char *sigs, size_t sigs_len); /* NULL: a signature matches */  /* registers the multi metatable, pushes multi() */
+                                const char *sigs, size_t sigs_len); /* NULL: a signature matches */
 
 #endif

@@ -34,6 +34,30 @@ static int global_gc(lua_State *L) {
   return 0;
 }
 
+/* The metatable of a handle type: methods, and close as __gc and __close
+ * (close must be idempotent). */
+void basiq_handle_type(lua_State *L, const char *name, const luaL_Reg *methods, lua_CFunction close,
+                       lua_CFunction tostring) {
+  if (luaL_newmetatable(L, name)) {
+    lua_newtable(L);
+#if LUA_VERSION_NUM < 502
+    luaL_register(L, NULL, methods);
+#else
+    luaL_setfuncs(L, methods, 0);
+#endif
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, close);
+    lua_setfield(L, -2, "__gc");
+    lua_pushcfunction(L, close);
+    lua_setfield(L, -2, "__close");
+    lua_pushcfunction(L, tostring);
+    lua_setfield(L, -2, "__tostring");
+    lua_pushstring(L, name);
+    lua_setfield(L, -2, "__name");
+  }
+  lua_pop(L, 1);
+}
+
 int luaopen_basiq_core(lua_State *L) {
   CURLcode rc = curl_global_init(CURL_GLOBAL_DEFAULT);
   if (rc != CURLE_OK) return luaL_error(L, "basiq.core: curl_global_init: %s", curl_easy_strerror(rc));

@@ -8,26 +8,48 @@
 #include <openssl/hmac.h>
 #include "basiq.h"
 
-/* Strict base64 (standard alphabet, '=' padding required): the decoded
- * length, or -1. out must hold 3 * (len / 4) bytes. */
+static int b64_value(unsigned char ch) {
+  if (ch >= 'A' && ch <= 'Z') return ch - 'A';
+  if (ch >= 'a' && ch <= 'z') return ch - 'a' + 26;
+  if (ch >= '0' && ch <= '9') return ch - '0' + 52;
+  if (ch == '+') return 62;
+  if (ch == '/') return 63;
+  return -1;
+}
+
+/* Strict base64: standard alphabet, '=' padding required, no whitespace,
+ * and the bits after the last byte zero, so each byte string has exactly
+ * one encoding. The decoded length, or -1. out must hold 3 * (len / 4) bytes. */
 long basiq_b64decode(const char *in, size_t len, unsigned char *out) {
   size_t i, pad = 0;
   int n;
   if (len % 4 != 0 || len > 0x7ffffffc) return -1;
-  for (i = 0; i < len; i++) {
-    unsigned char ch = (unsigned char)in[i];
-    if (ch == '=') {
-      if (i < len - 2) return -1;
-      pad++;
-    } else if (pad || !((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
-                          ch == '+' || ch == '/')) {
-      return -1;
-    }
-  }
   if (len == 0) return 0;
+  if (in[len - 1] == '=') pad = in[len - 2] == '=' ? 2 : 1;
+  for (i = 0; i < len - pad; i++)
+    if (b64_value((unsigned char)in[i]) < 0) return -1;
+  if (pad && (b64_value((unsigned char)in[len - pad - 1]) & (pad == 2 ? 0x0f : 0x03)) != 0) return -1;
   n = EVP_DecodeBlock(out, (const unsigned char *)in, (int)len);
   if (n < 0) return -1;
   return (long)n - (long)pad; /* EVP_DecodeBlock counts the padding as zero bytes */
+}
+
+/* The HMAC key of a Standard Webhooks secret: base64 after an optional
+ * "whsec_"; '=' padding may be left out, as the Python reference library
+ * allows. The spec's secrets are 24 bytes or more, "512 maximum"; this
+ * takes up to 512 bytes. The key length, or -1. */
+#define WEBHOOK_KEY_MAX 512
+#define WEBHOOK_SECRET_MAX (4 * ((WEBHOOK_KEY_MAX + 2) / 3))
+static long webhook_key(const char *secret, size_t len, unsigned char key[3 * (WEBHOOK_SECRET_MAX / 4)]) {
+  char padded[WEBHOOK_SECRET_MAX];
+  long n;
+  if (len > 6 && memcmp(secret, "whsec_", 6) == 0) { secret += 6; len -= 6; }
+  if (len == 0 || len > WEBHOOK_SECRET_MAX || len % 4 == 1) return -1;
+  memcpy(padded, secret, len);
+  while (len % 4 != 0) padded[len++] = '=';
+  n = basiq_b64decode(padded, len, key);
+  OPENSSL_cleanse(padded, sizeof padded);
+  return n > 0 && n <= WEBHOOK_KEY_MAX ? n : -1;
 }
 
 /* NULL when one of the space-separated "v1,<base64>" entries in sigs is
@@ -36,17 +58,15 @@ long basiq_b64decode(const char *in, size_t len, unsigned char *out) {
 const char *basiq_webhook_check(const char *secret, size_t secret_len, const char *id, size_t id_len,
                                 const char *ts, size_t ts_len, const char *body, size_t body_len,
                                 const char *sigs, size_t sigs_len) {
-  unsigned char key[256], mac[EVP_MAX_MD_SIZE], given[EVP_MAX_MD_SIZE + 3];
+  unsigned char key[3 * (WEBHOOK_SECRET_MAX / 4)], mac[EVP_MAX_MD_SIZE], given[EVP_MAX_MD_SIZE + 3];
   unsigned int mac_len = 0;
   long key_len;
   size_t i = 0, candidates = 0, mlen;
   int match = 0;
   unsigned char *msg, *ok;
 
-  if (secret_len > 6 && memcmp(secret, "whsec_", 6) == 0) { secret += 6; secret_len -= 6; }
-  if (secret_len == 0 || secret_len > 4 * (sizeof key / 3)) return "the secret is not a whsec_ base64 key";
-  key_len = basiq_b64decode(secret, secret_len, key);
-  if (key_len <= 0) return "the secret is not a whsec_ base64 key";
+  key_len = webhook_key(secret, secret_len, key);
+  if (key_len < 0) return "the secret is not a whsec_ base64 key";
 
   /* the signed content, "id.ts.body", in one piece for the one-shot HMAC() */
   if (body_len > (size_t)-1 - id_len - ts_len - 2) return "message too long";

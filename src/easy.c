@@ -54,19 +54,7 @@ static const luaL_Reg easy_methods[] = {
 };
 
 int basiq_open_easy(lua_State *L) {
-  if (luaL_newmetatable(L, BASIQ_EASY_MT)) {
-    luaL_newlib(L, easy_methods);
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, l_close);
-    lua_setfield(L, -2, "__gc");
-    lua_pushcfunction(L, l_close);
-    lua_setfield(L, -2, "__close");
-    lua_pushcfunction(L, l_tostring);
-    lua_setfield(L, -2, "__tostring");
-    lua_pushliteral(L, "basiq.core.easy");
-    lua_setfield(L, -2, "__name");
-  }
-  lua_pop(L, 1);
+  basiq_handle_type(L, BASIQ_EASY_MT, easy_methods, l_close, l_tostring);
   lua_pushcfunction(L, l_new);
   return 1;
 }

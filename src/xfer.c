@@ -218,14 +218,18 @@ fail:
   return curl_easy_strerror(rc);
 }
 
-/* Whether any byte of the request may have reached the server: only a
- * failed resolve or connect, or nothing written at all, says surely not. */
-static int maybe_sent(basiq_xfer *x, CURLcode rc) {
+/* Whether any byte of the request may have reached the server (a failed
+ * POST is retried only when not). libcurl counts the request's header bytes
+ * as it writes them, and the body's as it sends them, from zero for each
+ * transfer: nothing counted means nothing written, whatever failed (a
+ * resolve, a connect, a TLS handshake, a timeout before the request). When
+ * libcurl cannot tell, the answer is yes. */
+static int maybe_sent(basiq_xfer *x) {
   long req_size = 0;
-  if (rc == CURLE_COULDNT_RESOLVE_HOST || rc == CURLE_COULDNT_RESOLVE_PROXY || rc == CURLE_COULDNT_CONNECT)
-    return 0;
+  curl_off_t up = 0;
   if (curl_easy_getinfo(x->curl, CURLINFO_REQUEST_SIZE, &req_size) != CURLE_OK) return 1;
-  return req_size > 0;
+  if (curl_easy_getinfo(x->curl, CURLINFO_SIZE_UPLOAD_T, &up) != CURLE_OK) return 1;
+  return req_size != 0 || up != 0;
 }
 
 static void push_header(void *ud, const char *name, size_t nlen, const char *value, size_t vlen) {
@@ -270,7 +274,7 @@ int basiq_xfer_push(lua_State *L, basiq_xfer *x, CURLcode rc) {
     lua_pushstring(L, x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc));
   }
   lua_pushinteger(L, (lua_Integer)rc);
-  lua_pushboolean(L, maybe_sent(x, rc));
+  lua_pushboolean(L, maybe_sent(x));
   if (x->body.cap > 1024 * 1024) basiq_buf_free(&x->body);
   return 4;
 }

@@ -372,6 +372,9 @@ function M.new(opts, target)
     if not state.apikey then
       error("basiq.clientToken: needs an API key: basiq.auth(\"Basic <key>\") or basiq.new{ apiKey = ... }", 2)
     end
+    -- before token.get, whose wait for another renewal could not sleep here
+    local unusable = state.transport.check and state.transport.check()
+    if unusable then return nil, errors.new("phase", "basiq.clientToken: " .. unusable) end
     local deadline = state.transport.now() + state.timeout / 1000
     local tok, err = token.get(state.store, state.transport, state.keyid .. "CLIENT_ACCESS:" .. userId, function()
       return M.fetch_token(state, { scope = "CLIENT_ACCESS", userId = userId }, deadline)

@@ -7,18 +7,21 @@
 -- redirects, body cap, gzip, every timeout); a second one in pure Lua would
 -- be a second place for those guarantees to slip. ngx.run_worker_thread
 -- runs the same C code off the event loop: the calling coroutine yields,
--- the worker keeps serving, and each thread's Lua VM (kept by nginx between
--- calls) keeps its own libcurl handle, so connections stay alive. Cost: a
--- `thread_pool basiq threads=N;` line in nginx.conf, and at most N calls in
--- flight per worker (a batch takes one thread and runs concurrently inside
--- it through curl multi).
+-- the worker keeps serving, and the thread-side Lua VMs (kept by nginx
+-- between calls) keep their libcurl handles, so connections stay alive.
+-- Cost: a `thread_pool basiq threads=N;` line in nginx.conf, at most N
+-- transfers at once per worker (a batch takes one thread and runs
+-- concurrently inside it through curl multi), and at most
+-- lua_worker_thread_vm_pool_size (default 100) calls handed to threads at
+-- once: beyond that nginx refuses at once, so calls wait here for a VM.
 local token = require("basiq.token")
 
 local M = {}
 
 local POOL = "basiq"
--- where ngx.run_worker_thread may run (rewrite, access, content; timers too)
-local PHASES = { rewrite = true, access = true, content = true, timer = true }
+-- where ngx.run_worker_thread can yield and be resumed (timers too)
+local PHASES = { server_rewrite = true, rewrite = true, access = true, content = true, timer = true }
+local NO_VM = "no available Lua vm"
 
 -- Thread side: these run inside a worker thread's own Lua VM.
 local handle, multi
@@ -40,9 +43,40 @@ local function unusable()
     .. " call it from rewrite, access or content, or defer it with ngx.timer.at"
 end
 
-local function thread_failed(msg)
-  return "nginx worker thread failed (" .. tostring(msg) .. "); nginx.conf needs `thread_pool "
-    .. POOL .. " threads=16;` in its main context"
+-- Woken each time a call gives its VM back while others wait for one.
+local vm_freed
+-- Runs M[fn](a, b) on the pool: true, results... | false, message, code, sent.
+-- Waits up to `budget` seconds for a thread-side VM when all are busy.
+local function on_thread(fn, budget, a, b)
+  if not vm_freed then vm_freed = require("ngx.semaphore").new() end
+  ngx.update_time()
+  local deadline = ngx.now() + budget
+  local queued = vm_freed:count() < 0 -- others already wait: take a turn behind them
+  while true do
+    if not queued then
+      local ok, r1, r2, r3, r4 = ngx.run_worker_thread(POOL, "basiq.ngx", fn, a, b)
+      if ok or r1 ~= NO_VM then
+        if vm_freed:count() < 0 then vm_freed:post(1) end
+        if ok then return true, r1, r2, r3, r4 end
+        r1 = tostring(r1)
+        if r1:find("^thread[ _]pool") and r1:find("not found", 1, true) then
+          return false, "nginx.conf needs `thread_pool " .. POOL .. " threads=16;` in its main context:"
+            .. " the SDK does its HTTP on those threads (nginx: " .. r1 .. ")", "thread", false
+        end
+        -- unless it was never queued, it failed in the thread or on the way back: it may have gone
+        return false, "nginx worker thread failed: " .. r1, "thread", r1 ~= "ngx_thread_task_post failed"
+      end
+    end
+    queued = false
+    ngx.update_time()
+    local left = deadline - ngx.now()
+    if left <= 0 then
+      return false, "every nginx worker-thread Lua VM stayed busy for " .. budget .. " s"
+        .. " (raise lua_worker_thread_vm_pool_size, or the threads of thread_pool " .. POOL .. ")", 28, false
+    end
+    -- woken when a VM comes back; the slice covers a wake-up lost to an aborted request
+    vm_freed:wait(math.min(left, 0.1))
+  end
 end
 
 -- Tokens in lua_shared_dict `basiq` when it is declared, so every worker
@@ -56,7 +90,9 @@ local function shared_store(dict)
     return tok, tonumber(renew_at), tonumber(expires_at)
   end
   function store.set(key, tok, renew_at, expires_at, now)
-    dict:set("t:" .. key, string.format("%.3f|%.3f|%s", renew_at, expires_at, tok), math.max(0.001, expires_at - now))
+    local ok, err = dict:set("t:" .. key, string.format("%.3f|%.3f|%s", renew_at, expires_at, tok),
+      math.max(0.001, expires_at - now))
+    if not ok then ngx.log(ngx.WARN, "basiq: lua_shared_dict ", POOL, " could not keep a token: ", err) end
   end
   function store.drop(key, tok)
     local cur = store.get(key)
@@ -81,16 +117,18 @@ M.transport = {
     return dict and shared_store(dict) or token.memory_store()
   end,
   request = function(_, req)
-    local ok, status, headers, body, sent = ngx.run_worker_thread(POOL, "basiq.ngx", "thread_perform", req)
-    if not ok then return nil, thread_failed(status), "thread", true end
+    local ok, status, headers, body, sent = on_thread("thread_perform", (req.timeout or 60000) / 1000, req)
+    if not ok then return nil, status, headers, body end -- nil, message, code, sent
     return status, headers, body, sent
   end,
   batch = function(_, reqs, concurrency)
-    local ok, out = ngx.run_worker_thread(POOL, "basiq.ngx", "thread_batch", reqs, concurrency)
+    local budget = 0
+    for i = 1, #reqs do budget = math.max(budget, reqs[i].timeout or 60000) end
+    local ok, out, code, sent = on_thread("thread_batch", budget / 1000, reqs, concurrency)
     if ok then return out end
-    local msg = thread_failed(out)
+    local msg = out
     out = {}
-    for i = 1, #reqs do out[i] = { err = msg, code = "thread", sent = true } end
+    for i = 1, #reqs do out[i] = { err = msg, code = code, sent = sent } end
     return out
   end,
 }

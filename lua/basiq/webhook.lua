@@ -5,15 +5,25 @@ local core = require("basiq.lazy")
 
 local M = {}
 
--- A header by case-insensitive name; OpenResty gives repeated headers as a
--- list, and then only a single value is acceptable.
+-- A header by case-insensitive name: its value, or nil and why not. A header
+-- sent twice (OpenResty gives a list, or two spellings of the name as keys)
+-- is refused rather than one of its values picked.
 local function header(headers, want)
+  local found, n = nil, 0
   for k, v in pairs(headers) do
     if type(k) == "string" and k:lower() == want then
-      if type(v) == "table" then return #v == 1 and v[1] or nil end
-      return type(v) == "string" and v or nil
+      if type(v) == "table" then
+        n = n + #v
+        found = v[1]
+      else
+        n = n + 1
+        found = v
+      end
     end
   end
+  if n > 1 then return nil, "repeated " .. want .. " header" end
+  if type(found) ~= "string" or found == "" then return nil, "missing " .. want .. " header" end
+  return found
 end
 
 local function check(cond, arg, what)
@@ -30,12 +40,15 @@ function M.verify(secret, headers, body, opts)
   opts = opts or {}
   local tolerance, now = opts.tolerance or 300, opts.now or os.time()
   check(type(tolerance) == "number" and tolerance >= 0, "opts.tolerance", "a number of seconds")
-  check(type(now) == "number", "opts.now", "a number of seconds")
+  check(type(now) == "number" and now == now, "opts.now", "a number of seconds") -- NaN would pass any window
 
-  local id, ts, sigs = header(headers, "webhook-id"), header(headers, "webhook-timestamp"), header(headers, "webhook-signature")
-  if not id or id == "" then return false, "missing webhook-id header" end
-  if not ts or not ts:match("^%d+$") or #ts > 15 then return false, "missing or invalid webhook-timestamp header" end
-  if not sigs or sigs == "" then return false, "missing webhook-signature header" end
+  local id, why = header(headers, "webhook-id")
+  if not id then return false, why end
+  local ts, why2 = header(headers, "webhook-timestamp")
+  if not ts then return false, why2 end
+  if not ts:match("^%d+$") or #ts > 15 then return false, "invalid webhook-timestamp header" end
+  local sigs, why3 = header(headers, "webhook-signature")
+  if not sigs then return false, why3 end
   if math.abs(now - tonumber(ts)) > tolerance then
     return false, "webhook-timestamp is more than " .. tolerance .. " s from now"
   end
@@ -49,7 +62,8 @@ function M.sign(secret, id, timestamp, body)
   end
   local ts = tostring(math.tointeger and math.tointeger(timestamp) or timestamp)
   if not ts:match("^%d+$") then error("basiq.webhook.sign: timestamp must be whole seconds", 2) end
-  local key = core.b64decode((secret:gsub("^whsec_", "")))
+  local b64 = secret:gsub("^whsec_", "")
+  local key = core.b64decode(b64 .. ("="):rep(-#b64 % 4)) -- padding optional, as in verify
   if not key or key == "" then error("basiq.webhook.sign: secret must be whsec_ followed by base64", 2) end
   return "v1," .. core.b64encode(core.hmac_sha256(key, id .. "." .. ts .. "." .. body))
 end

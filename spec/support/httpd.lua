@@ -14,6 +14,8 @@
 --   /flaky/<key>/<n>/<status>/...  answers <status> n times, then echoes
 --   /pages/<n>[-away|-fail]/...  a list in n pages linked by links.next
 --   /jobsim/jobs/<scenario>-<id>  a job whose steps advance on each poll
+--   /inflight/<key>/<ms>/...  counts requests in flight per key, waits, echoes;
+--                    /inflight/<key>/stats answers { total, max } (most at once)
 --   anything else    echoes the request as JSON
 -- usage: lua5.4 httpd.lua PORT
 local socket = require("socket")
@@ -248,8 +250,26 @@ local function fault_route(sock, kind, target)
   return "closed"
 end
 
+-- Requests in flight per /inflight/<key>: what a client's concurrency really was.
+local inflight = {}
+local function inflight_route(sock, req, key, rest)
+  local f = inflight[key] or { now = 0, max = 0, total = 0 }
+  inflight[key] = f
+  if rest == "/stats" then
+    return respond(sock, 200, { ["Content-Type"] = "application/json" }, cjson.encode({ total = f.total, max = f.max }))
+  end
+  f.now, f.total = f.now + 1, f.total + 1
+  f.max = math.max(f.max, f.now)
+  sleep(tonumber(rest:match("^/(%d+)") or "0") / 1000)
+  f.now = f.now - 1
+  return respond(sock, 200, { ["Content-Type"] = "application/json" },
+    cjson.encode({ method = req.method, target = req.target, body = req.body, peer = req.peer }))
+end
+
 local function handle(sock, req)
   local target = req.target
+  local ikey, irest = target:match("^/inflight/([%w_-]+)(.*)$")
+  if ikey then return inflight_route(sock, req, ikey, irest) end
   local pn, pmode, prest = target:match("^/pages/(%d+)(%-?%a*)(.*)$")
   if pn then return pages_route(sock, req, tonumber(pn), pmode, prest) end
   local jid, jrest = target:match("^/jobsim/jobs/([%w-]+)(.*)$")
