@@ -4,8 +4,22 @@
 local procs = require("support.procs")
 local basiq = require("basiq")
 local cjson = require("cjson")
+local core = require("basiq.core")
 
 local MB = ("m"):rep(1024 * 1024)
+local DEEP = {}
+do
+  local t = DEEP
+  for _ = 1, 2000 do t.x = {}; t = t.x end
+end
+-- form fields whose '&' and '=' land all along core.form's growing buffer
+local MANY, MANY_WIRE = {}, {}
+for i = 1, 300 do
+  local k = ("f%03d"):format(i)
+  MANY[k] = ("v"):rep(i - 1) .. " "
+  MANY_WIRE[i] = k .. "=" .. ("v"):rep(i - 1) .. "%20"
+end
+MANY_WIRE = table.concat(MANY_WIRE, "&")
 local cyclic = { email = "a@b.c" }
 cyclic.self = cyclic
 
@@ -62,7 +76,59 @@ local REFUSED = {
     "basiq.config: option 'timeout' must be a positive number" },
   { "config() with an unknown option", function(c) return c.config({ verify = false }) end,
     "basiq.config: unknown option 'verify'" },
+  { "a function in a body", function(c) return c.createUser({ email = print }) end,
+    "basiq.createUser: body cannot be encoded as JSON (type not supported)" },
+  { "an open file in a JSON body", function(c) return c.createUser({ email = io.stdout }) end,
+    "basiq.createUser: body cannot be encoded as JSON (type not supported)" },
+  { "an excessively sparse array in a body", function(c) return c.createUser({ mobile = { [100000] = 1 } }) end,
+    "basiq.createUser: body cannot be encoded as JSON (excessively sparse array)" },
+  { "a body nested 2000 deep", function(c) return c.createUser(DEEP) end,
+    "basiq.createUser: body cannot be encoded as JSON (nested too deeply, or a table contains itself)" },
+  { "a boolean body", function(c) return c.createUser(false) end, "basiq.createUser: body must be a table, got boolean" },
+  { "a function as a parameter", function(c) return c.getUser({ userId = print }) end,
+    "basiq.getUser: parameter 'userId' must be a string, number, boolean or array of them" },
+  { "CR LF in a metadata key (shown escaped)", function(c) return c.getUser({ ["user\r\nId"] = "x" }) end,
+    "basiq.getUser: unknown parameter 'user\\13\\10Id'" },
+  { "a 1 MB metadata key (shown cut short)", function(c) return c.getUser({ [MB] = "x" }) end,
+    "basiq.getUser: unknown parameter '" .. MB:sub(1, 61) .. "...'" },
+  { "NaN in a form body", function(c) return c.postToken({ scope = 0 / 0 }, { ["basiq-version"] = "3.0" }) end,
+    "basiq.postToken: body field 'scope' must be a string, number, boolean or array of them" },
+  { "a number key in a form body", function(c) return c.postToken({ [5] = "x" }, { ["basiq-version"] = "3.0" }) end,
+    "basiq.postToken: body key 5 is not a string" },
+  { "a table as a header value", function(c) return c.postToken({ scope = "x" }, { ["basiq-version"] = { a = 1 } }) end,
+    "basiq.postToken: parameter 'basiq-version' must be a string, number, boolean or array of them" },
+  { "CR LF inside a header array", function(c)
+      return c.postToken({ scope = "x" }, { ["basiq-version"] = { "3.0", "x\r\nX-Evil: 1" } }) end,
+    "basiq.postToken: parameter 'basiq-version' contains CR, LF or NUL" },
+  { "a number as a multipart file", function(c) return c.createStatement({ statement = 5 }, { userId = "u" }) end,
+    "basiq.createStatement: body field 'statement' must be an open file, { path = ... } or { data = ... }" },
+  { "CR LF in a multipart filename", function(c)
+      return c.createStatement({ statement = { data = "x", filename = "a\r\nX-Evil: 1" } }, { userId = "u" }) end,
+    "basiq.createStatement: body field 'statement': filename and content_type must be plain text" },
+  { "a quote in a multipart content type", function(c)
+      return c.createStatement({ statement = { data = "x", content_type = 'text/csv"' } }, { userId = "u" }) end,
+    "basiq.createStatement: body field 'statement': filename and content_type must be plain text" },
+  { "auth() with nil", function(c) return c.auth(nil) end,
+    "basiq.auth: credential must be a non-empty string without CR, LF or NUL" },
+  { "auth() with NUL", function(c) return c.auth("tok\0") end,
+    "basiq.auth: credential must be a non-empty string without CR, LF or NUL" },
+  { "config() with nil", function(c) return c.config(nil) end, "basiq.config: options must be a table" },
+  { "config() with a NaN timeout", function(c) return c.config({ timeout = 0 / 0 }) end,
+    "basiq.config: option 'timeout' must be a positive number" },
+  { "config() with an infinite timeout", function(c) return c.config({ timeout = math.huge }) end,
+    "basiq.config: option 'timeout' must be a positive number" },
+  { "config() with a negative maxBodySize", function(c) return c.config({ maxBodySize = -1 }) end,
+    "basiq.config: option 'maxBodySize' must be a positive number" },
+  { "config() with 1e9 retries", function(c) return c.config({ retries = 1e9 }) end,
+    "basiq.config: option 'retries' must be an integer from 0 to 10" },
+  { "config() with a number transport", function(c) return c.config({ transport = 5 }) end,
+    "basiq.config: option 'transport' must be \"curl\", a function or a table with request()" },
   { "new() with a number", function() return basiq.new(5) end, "basiq.new: options must be a table" },
+  { "new() with a number server", function() return basiq.new({ server = 5 }) end,
+    "basiq.new: server must be an http:// or https:// URL" },
+  { "clientToken() with a number", function(c) return c.clientToken(5) end,
+    "basiq.clientToken: userId must be a non-empty string" },
+  { "load() with a table", function(c) return c.load({}) end, "basiq.load: path must be a string" },
   { "call() with an unknown name", function(c) return c.call("nope") end, "basiq.call: unknown operation 'nope'" },
 }
 
@@ -84,6 +150,17 @@ local ENCODED = {
     function(e) assert.are.equal(MB, cjson.decode(e.body).email) end },
   { "a 16 KB id", function(c) return c.getUser({ userId = MB:sub(1, 16384) }) end,
     function(e) assert.are.equal("/users/" .. MB:sub(1, 16384), e.target) end },
+  { "NUL, CR and LF in a query value", function(c) return c.getTransactions({ userId = "u", filter = "a\r\nb\0c" }) end,
+    function(e) assert.are.equal("/users/u/transactions?filter=a%0D%0Ab%00c", e.target) end },
+  { "CR, LF, & and = in a form body", function(c)
+      return c.postToken({ scope = "a\r\nb&c=d" }, { ["basiq-version"] = "3.0" }) end,
+    function(e) assert.are.equal("scope=a%0D%0Ab%26c%3Dd", e.body) end },
+  { "a form body of 300 fields, 1 to 300 bytes long", function(c) return c.postToken(MANY, { ["basiq-version"] = "3.0" }) end,
+    function(e) assert.are.equal(MANY_WIRE, e.body) end },
+  { "a nil hole in a body array (as null)", function(c) return c.createUser({ email = "a@b.c", mobile = { 1, nil, 3 } }) end,
+    function(e) assert.matches('"mobile":[1,null,3]', e.body, 1, true) end },
+  { "a slash and '..' inside a longer id", function(c) return c.getUser({ userId = "a/../b" }) end,
+    function(e) assert.are.equal("/users/a%2F..%2Fb", e.target) end },
   { "quotes and braces in a body", function(c) return c.createUser({ email = '"}],{"x":' }) end,
     function(e) assert.are.equal('"}],{"x":', cjson.decode(e.body).email) end },
 }
@@ -112,6 +189,30 @@ describe("hostile input", function()
       row[3](res.data)
     end)
   end
+
+  it("never sends to a server URL with a NUL in it (libcurl would stop there: a host the guard never saw)", function()
+    local c = basiq.new({ retries = 0 }).auth("tok")
+    local ok, res, err = pcall(function() return c.server("http://evil.invalid\0@127.0.0.1").getUser({ userId = "u" }) end)
+    if ok then -- the core refuses it before libcurl sees it
+      assert.is_nil(res)
+      assert.are.equal("basiq.getUser: network error: basiq.core: the URL contains a NUL byte", err.message)
+    else -- or basiq.server() already did
+      assert.matches("^basiq%.server: ", res)
+    end
+  end)
+
+  it("has the core refuse header lines with CR, LF or NUL, whoever built them", function()
+    local h = core.new()
+    for _, line in ipairs({ "X-A: 1\r\nX-Evil: 1", "X-A: 1\nX-Evil: 1", "X-A: 1\0X-Evil: 1" }) do
+      local st, msg = h:perform({ method = "GET", url = srv.url .. "/echo", headers = { "Accept: */*", line } })
+      assert.is_nil(st)
+      assert.are.equal("basiq.core: a header line contains CR, LF or NUL", msg)
+    end
+    local st, _, body = h:perform({ method = "GET", url = srv.url .. "/echo", headers = { "X-A: 1" } })
+    assert.are.equal(200, st)
+    assert.are.equal("1", cjson.decode(body).headers["x-a"])
+    h:close()
+  end)
 
   it("never shows the key or a token in a crash, its traceback or tostring", function()
     local key, tok = "Basic c2VjcmV0LWFwaS1rZXktMTIz", "eyJzZWNyZXQtdG9rZW4tNDU2"

@@ -43,7 +43,9 @@ void basiq_parse_headers(const char *raw, size_t len, basiq_header_fn fn, void *
     ne = eol;
     if (ne > i && raw[ne - 1] == '\r') ne--;
     for (colon = i; colon < ne && raw[colon] != ':'; colon++) {}
-    if (colon < ne && colon > i && !(colon - i >= 5 && memcmp(raw + i, "HTTP/", 5) == 0)) {
+    /* a line starting with a space or tab continues the previous one
+     * (obs-fold, obsolete): skipped, never read as a header of its own */
+    if (colon < ne && colon > i && !is_space(raw[i]) && !(colon - i >= 5 && memcmp(raw + i, "HTTP/", 5) == 0)) {
       ns = i;
       ve = ne;
       ne = colon;

@@ -31,12 +31,14 @@ static int l_form(lua_State *L) {
   for (i = 1; i <= n; i++) {
     size_t len;
     const char *s;
+    /* the separator first: luaL_addchar may grow the buffer, which needs
+     * the stack as buffinit left it (only luaL_addvalue takes a value on top) */
+    if (i > 1) luaL_addchar(&b, (i % 2) ? '&' : '=');
     lua_rawgeti(L, 1, (int)i);
     s = lua_tolstring(L, -1, &len);
     if (s == NULL) return luaL_error(L, "basiq.core: form item %d is not a string", (int)i);
     push_escaped(L, s, len);
     lua_remove(L, -2);
-    if (i > 1) luaL_addchar(&b, (i % 2) ? '&' : '=');
     luaL_addvalue(&b);
   }
   luaL_pushresult(&b);

@@ -14,7 +14,9 @@
 #define DEFAULT_TIMEOUT_MS 60000L
 #define DEFAULT_CONNECT_TIMEOUT_MS 10000L
 #define DEFAULT_MAX_BODY ((size_t)64 * 1024 * 1024)
-#define MAX_HEADER_BYTES (1024 * 1024)
+/* Below libcurl's own 300 KB cap on a response's headers, so that too
+ * many headers end as our clear "larger than" (libcurl's says RECV_ERROR). */
+#define MAX_HEADER_BYTES ((size_t)256 * 1024)
 
 static void release_request(basiq_xfer *x) {
   if (x->headers) { curl_slist_free_all(x->headers); x->headers = NULL; }
@@ -34,17 +36,19 @@ void basiq_xfer_cleanup(basiq_xfer *x) {
   basiq_buf_free(&x->head);
 }
 
+enum { TOO_BIG_BODY = 1, TOO_BIG_HEAD = 2 }; /* x->too_big: which cap stopped the transfer */
+
 static size_t on_body(char *p, size_t size, size_t n, void *ud) {
   basiq_xfer *x = ud;
   size_t len = size * n;
-  if (x->body.len + len > x->max_body) { x->too_big = 1; return 0; }
+  if (x->body.len + len > x->max_body) { x->too_big = TOO_BIG_BODY; return 0; }
   return basiq_buf_append(&x->body, p, len) == 0 ? len : 0;
 }
 
 static size_t on_header(char *p, size_t size, size_t n, void *ud) {
   basiq_xfer *x = ud;
   size_t len = size * n;
-  if (x->head.len + len > MAX_HEADER_BYTES) return 0; /* curl caps too; belt and braces */
+  if (x->head.len + len > MAX_HEADER_BYTES) { x->too_big = TOO_BIG_HEAD; return 0; }
   return basiq_buf_append(&x->head, p, len) == 0 ? len : 0;
 }
 
@@ -110,14 +114,14 @@ const char *basiq_xfer_prepare(lua_State *L, int t, basiq_xfer *x) {
   CURL *c = x->curl;
   CURLcode rc = CURLE_OK;
   const char *method, *url, *body, *cainfo, *merr = NULL;
-  size_t blen = 0, i, n;
+  size_t blen = 0, ulen = 0, i, n;
   long timeout, ctimeout;
   double max_body;
   int plain;
 
   luaL_checktype(L, t, LUA_TTABLE);
   method = opt_str(L, t, "method", NULL);
-  url = opt_str(L, t, "url", NULL);
+  url = opt_str(L, t, "url", &ulen);
   if (method == NULL || url == NULL) luaL_error(L, "basiq.core: request needs method and url");
   body = opt_str(L, t, "body", &blen);
   cainfo = opt_str(L, t, "cainfo", NULL);
@@ -134,9 +138,16 @@ const char *basiq_xfer_prepare(lua_State *L, int t, basiq_xfer *x) {
     n = lua_rawlen(L, -1);
     for (i = 1; i <= n; i++) {
       struct curl_slist *h;
+      size_t hlen;
+      const char *line;
       lua_rawgeti(L, -1, (int)i);
-      h = curl_slist_append(x->headers, luaL_checkstring(L, -1));
+      line = luaL_checklstring(L, -1, &hlen);
+      /* libcurl copies the line as it is: CR or LF would start a header of
+       * their own, NUL would cut it short (the Lua layer refuses both first) */
+      if (strlen(line) != hlen || strpbrk(line, "\r\n")) merr = "a header line contains CR, LF or NUL";
+      h = merr ? NULL : curl_slist_append(x->headers, line);
       lua_pop(L, 1);
+      if (merr) break;
       if (h == NULL) { merr = "out of memory"; break; }
       x->headers = h;
     }
@@ -152,6 +163,9 @@ const char *basiq_xfer_prepare(lua_State *L, int t, basiq_xfer *x) {
   }
   x->prep_rc = CURLE_OK;
   if (merr) return merr;
+  /* libcurl would stop at a NUL and go where the text before it points:
+   * not the host that the Lua layer checked (its plain-http guard) */
+  if (strlen(url) != ulen) { x->prep_rc = CURLE_URL_MALFORMAT; return "the URL contains a NUL byte"; }
 
   /* From here on nothing raises. */
   x->errbuf[0] = '\0';
@@ -252,6 +266,14 @@ static void push_header(void *ud, const char *name, size_t nlen, const char *val
   lua_rawset(L, -3);
 }
 
+/* Whether the last header block has ended (a blank line). */
+static int headers_done(const basiq_xfer *x) {
+  const char *h = x->head.data;
+  size_t n = x->head.len;
+  return (n >= 2 && h[n - 1] == '\n' && h[n - 2] == '\n') ||
+         (n >= 4 && memcmp(h + n - 4, "\r\n\r\n", 4) == 0);
+}
+
 /* Pushes a finished transfer's outcome: status, headers, body (3 values)
  * or nil, message, curlcode, sent (4 values); returns how many. */
 int basiq_xfer_push(lua_State *L, basiq_xfer *x, CURLcode rc) {
@@ -268,8 +290,15 @@ int basiq_xfer_push(lua_State *L, basiq_xfer *x, CURLcode rc) {
   lua_pushnil(L);
   if (x->too_big) {
     char msg[64];
-    snprintf(msg, sizeof msg, "response body larger than %zu bytes", x->max_body);
+    if (x->too_big == TOO_BIG_BODY)
+      snprintf(msg, sizeof msg, "response body larger than %zu bytes", x->max_body);
+    else
+      snprintf(msg, sizeof msg, "response headers larger than %zu bytes", MAX_HEADER_BYTES);
     lua_pushstring(L, msg);
+  } else if (rc == CURLE_OUT_OF_MEMORY && !headers_done(x)) {
+    /* libcurl 7.x reports a header line over its 100 KB limit as "Out of
+     * memory" (8.x: CURLE_TOO_LARGE); mid-headers that is by far the likely cause */
+    lua_pushfstring(L, "response header line larger than %d bytes (or out of memory)", CURL_MAX_HTTP_HEADER);
   } else {
     lua_pushstring(L, x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc));
   }

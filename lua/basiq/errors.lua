@@ -9,9 +9,12 @@ local Error = { __name = "basiq.error", __tostring = function(e) return e.messag
 local CURL_KINDS = {
   [5] = "resolve", [6] = "resolve", [7] = "connect", [28] = "timeout",
   [35] = "tls", [51] = "tls", [58] = "tls", [60] = "tls", [77] = "tls", [83] = "tls",
-  [52] = "empty-reply", [55] = "send", [56] = "recv", [18] = "recv", [23] = "too-large",
-  [8] = "protocol", [1] = "protocol",
+  [52] = "empty-reply", [55] = "send", [56] = "recv", [18] = "recv",
+  [8] = "protocol", [1] = "protocol", [100] = "too-large", -- CURLE_TOO_LARGE (libcurl 8.6+)
 }
+-- A write error or out-of-memory is one of the core's size caps when its
+-- message says so (src/xfer.c: "... larger than N bytes"), else "network".
+local CAPPED = { [23] = true, [27] = true }
 
 -- Replaces every known secret in s; secrets is a list of strings (may be nil).
 local function redact(s, secrets)
@@ -40,7 +43,7 @@ end
 function M.network(opname, msg, curlcode, secrets)
   -- a transport may name the kind itself (basiq.ngx: "thread")
   local code = CURL_KINDS[curlcode] or type(curlcode) == "string" and curlcode or "network"
-  if code == "too-large" and not tostring(msg):find("larger than", 1, true) then code = "network" end
+  if CAPPED[curlcode] and tostring(msg):find("larger than", 1, true) then code = "too-large" end
   msg = redact(tostring(msg), secrets)
   return setmetatable({
     code = code,

@@ -6,6 +6,7 @@ local cjson = require("cjson")
 local function escape(s) return core.escape(s) end
 local json = cjson.new() -- private instance: the user's cjson settings stay theirs
 local concat, format, type, pairs, ipairs, next = table.concat, string.format, type, pairs, ipairs, next
+local unpack = table.unpack or unpack -- Lua 5.1 / LuaJIT
 local mtype = math.type or function(v) -- Lua 5.1 / LuaJIT
   if type(v) ~= "number" then return nil end
   return v == math.floor(v) and v > -2 ^ 53 and v < 2 ^ 53 and "integer" or "float"
@@ -91,8 +92,18 @@ end
 
 local function joined(vs) return type(vs) == "string" and vs or concat(vs, ",") end
 
+-- A caller's key or value as it may appear in a message: control bytes
+-- shown as \ddd (no forged log lines), and at most 64 bytes of it.
+local function shown(v)
+  if type(v) ~= "string" then return v end
+  if #v > 64 then v = v:sub(1, 61) .. "..." end
+  return (v:gsub("%c", function(c) return "\\" .. c:byte() end))
+end
+
 local function fail(name, fmt, ...)
-  return nil, "basiq." .. name .. ": " .. format(fmt, ...)
+  local args = { ... }
+  for i = 1, select("#", ...) do args[i] = shown(args[i]) end
+  return nil, "basiq." .. name .. ": " .. format(fmt, unpack(args, 1, select("#", ...)))
 end
 
 local EMPTY = "\0basiq:empty-array\0"

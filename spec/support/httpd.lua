@@ -6,8 +6,9 @@
 --   /text            answers text/plain
 --   /stall           accepts and never answers
 --   /reset           reads the request, then resets the connection
---   /fault/<kind>    misbehaves: reset, empty, midbody, badjson, truncjson, hugeheader,
---                    manyheaders, badstatus, badchunk, big/<bytes>
+--   /fault/<kind>    misbehaves: reset, empty, midbody, stallbody, badjson, truncjson, hugeheader,
+--                    manyheaders, fold, badstatus, badchunk, big/<bytes>; /fault/hits counts them
+--                    (/users/fault-<kind> the same, for batches)
 --   /redirect        answers 302
 --   /leaky           answers 401 with the Authorization header in the error
 --   /tok/<life>[:<claimed>]/<realm>/...  a stand-in for Basiq's /token (below)
@@ -208,6 +209,8 @@ local function jobs_route(sock, req, id, rest)
     links = { self = "http://" .. req.headers.host .. "/jobs/" .. id } }))
 end
 
+local fault_hits = {}
+
 -- Misbehaving servers, for the fault specs. Each returns "closed" when it
 -- has closed the connection itself.
 local function fault_route(sock, kind, target)
@@ -218,6 +221,9 @@ local function fault_route(sock, kind, target)
     sock:close()
   elseif kind == "midbody" then
     raw("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"id\": \"u1\"")
+  elseif kind == "stallbody" then -- headers and a little of the body, then nothing
+    raw("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"id\"")
+    sleep(3600)
   elseif kind == "badjson" then
     respond(sock, 200, { ["Content-Type"] = "application/json" }, "{not json")
     return
@@ -230,6 +236,8 @@ local function fault_route(sock, kind, target)
     local lines = {}
     for i = 1, tonumber(target:match("/fault/manyheaders/(%d+)")) do lines[i] = "X-H" .. i .. ": " .. ("v"):rep(30) end
     raw("HTTP/1.1 200 OK\r\n" .. table.concat(lines, "\r\n") .. "\r\nContent-Length: 2\r\n\r\n{}")
+  elseif kind == "fold" then -- an obsolete folded header line
+    raw("HTTP/1.1 200 OK\r\nX-A: one\r\n two: three\r\nContent-Length: 2\r\n\r\n{}")
   elseif kind == "badstatus" then
     raw("HTTP/1.1 OK maybe\r\nContent-Length: 2\r\n\r\n{}")
   elseif kind == "badchunk" then
@@ -299,8 +307,13 @@ local function handle(sock, req)
     return respond(sock, 401, { ["Content-Type"] = "application/json" }, cjson.encode({ type = "list",
       data = { { type = "error", code = "unauthorized", title = "Bad " .. auth, detail = "You sent " .. auth } } }))
   end
-  local fault = target:match("/fault/([%w-]+)")
-  if fault then return fault_route(sock, fault, target) end
+  local fault = target:match("/fault/([%w-]+)") or target:match("^/users/fault%-(%a+)$") -- the latter for batches
+  if fault == "hits" then -- how many requests each fault has had
+    return respond(sock, 200, { ["Content-Type"] = "application/json" }, cjson.encode(fault_hits))
+  elseif fault then
+    fault_hits[fault] = (fault_hits[fault] or 0) + 1
+    return fault_route(sock, fault, target)
+  end
   if target:find("/reset", 1, true) then -- read the request, then RST the connection
     sock:setoption("linger", { on = true, timeout = 0 })
     sock:close()
