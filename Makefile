@@ -100,13 +100,17 @@ fuzz: deps $(FUZZERS)
 	  fi; \
 	done; exit $$status
 
-# Performance beside raw libcurl and the JavaScript SDK core (not part of test).
-bench: deps build
+# Performance beside raw libcurl and the JavaScript SDK core (not part of
+# test; its npm packages are installed here only). BENCH_ROUNDS, BENCH_CALLS.
+bench: deps build build/rawcurl
 	$(MAKE) --no-print-directory LUA=luajit build
-	$(CC) -O2 -Wall -Wextra -Werror -o build/rawcurl bench/rawcurl.c -lcurl
 	@[ bench/package-lock.json -ot bench/node_modules/.stamp ] 2>/dev/null || \
 	  { npm ci --prefix bench --no-audit --no-fund --loglevel=error && touch bench/node_modules/.stamp; }
 	lua5.4 bench/run.lua
+
+build/rawcurl: bench/rawcurl.c
+	@mkdir -p build
+	$(CC) -O2 -Wall -Wextra -Werror -o $@ $< -lcurl
 
 clean:
 	rm -rf build bench/.work

@@ -1,10 +1,14 @@
-// The peer: the same getUser through @readme/api-core 7, the core of the
-// JavaScript SDK that ReadMe's `api` tool generates (and Basiq's docs use).
-//   node bench/peer.mjs <core.json> <server url> <calls>  -> prints seconds
+// The peer in `make bench`: the same getUser through @readme/api-core 7, the
+// core of the JavaScript SDK that ReadMe's `api` tool generates from Basiq's
+// definitions.
+//   node bench/peer.mjs <core.json> <server url>
+// prints "ready" after a warm-up, then for each line "get N" on stdin makes
+// N calls and prints the seconds they took, until "quit".
 import { readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
 import APICore from '@readme/api-core';
 
-const [definitionPath, server, calls] = process.argv.slice(2);
+const [definitionPath, server] = process.argv.slice(2);
 if (!/^http:\/\/127\.0\.0\.1:\d+$/.test(server)) throw new Error('the bench only talks to loopback');
 // api-core only picks among the definition's own servers (setServer with any
 // other URL falls back to the first), so the local server goes in the document.
@@ -18,12 +22,17 @@ const core = new APICore(definition, 'basiq-bench/1.0');
 core.setServer(server);
 core.setAuth('token');
 
-const getUser = (metadata) => core.fetch('/users/{userId}', 'get', metadata);
-for (let i = 0; i < 50; i++) await getUser({ userId: 'ea3a81' }); // warm up (JIT, connection)
-const n = Number(calls);
-const t0 = process.hrtime.bigint();
-for (let i = 0; i < n; i++) {
-  const res = await getUser({ userId: 'ea3a81' });
+const getUser = async () => {
+  const res = await core.fetch('/users/{userId}', 'get', { userId: 'ea3a81' });
   if (res.status !== 200 || res.data.id !== 'ea3a81') throw new Error(`unexpected answer ${res.status}`);
+};
+for (let i = 0; i < 200; i++) await getUser(); // warm up: the JIT, the connection
+console.log('ready');
+for await (const line of createInterface({ input: process.stdin })) {
+  if (line === 'quit') process.exit(0);
+  const m = /^get (\d+)$/.exec(line);
+  if (!m) throw new Error(`unknown command: ${line}`);
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < Number(m[1]); i++) await getUser();
+  console.log(Number(process.hrtime.bigint() - t0) / 1e9);
 }
-console.log(Number(process.hrtime.bigint() - t0) / 1e9);

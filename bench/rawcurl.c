@@ -1,7 +1,14 @@
 /* The limit for `make bench`: the same GET as basiq.getUser, in a plain C
  * loop over one reused libcurl handle with the SDK's own transfer options
- * (see src/xfer.c), keeping the reply in memory as the SDK does.
- *   rawcurl URL CALLS  -> prints the seconds the calls took */
+ * (src/xfer.c: every option it sets for a plain GET), keeping the reply in
+ * memory as the SDK does.
+ *   rawcurl URL   prints "ready" after a warm-up, then for each line "get N"
+ *                 on stdin does N calls and prints the seconds they took;
+ *                 "show" does one call and prints its body (one line: the
+ *                 specs compare the request with the SDK's through an echo
+ *                 server); "quit" (or the end of input) ends it.
+ * A long-lived worker, so bench/run.lua can interleave short blocks of it
+ * with the SDK's and compare neighbours on a noisy machine. */
 #include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,23 +38,38 @@ static double now(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+static CURL *c;
+static buf body, head;
+
+/* n calls; 0 when all answered 200 */
+static int calls(long n) {
+  long i, status = 0;
+  for (i = 0; i < n; i++) {
+    body.len = head.len = 0;
+    if (curl_easy_perform(c) != CURLE_OK || curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK ||
+        status != 200) {
+      fprintf(stderr, "rawcurl: request %ld failed (status %ld)\n", i, status);
+      return 1;
+    }
+  }
+  return 0;
+}
+
 #define SET(o, v) do { if (curl_easy_setopt(c, o, v) != CURLE_OK) { fprintf(stderr, "setopt %d\n", (int)o); return 1; } } while (0)
 
 int main(int argc, char **argv) {
-  CURL *c;
-  struct curl_slist *h = NULL;
-  buf body = {0}, head = {0};
-  long i, calls, status = 0;
-  double t0;
-  if (argc != 3 || (calls = atol(argv[2])) <= 0) {
-    fprintf(stderr, "usage: rawcurl URL CALLS\n");
+  struct curl_slist *h = NULL, *h2;
+  char line[64];
+  int rc = 0;
+  if (argc != 2) {
+    fprintf(stderr, "usage: rawcurl URL\n");
     return 2;
   }
-  curl_global_init(CURL_GLOBAL_DEFAULT);
-  c = curl_easy_init();
-  if (c == NULL) return 1;
-  h = curl_slist_append(h, "Accept: application/json");
-  h = curl_slist_append(h, "Authorization: Bearer token");
+  if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || (c = curl_easy_init()) == NULL) return 1;
+  /* the headers basiq.getUser sends after basiq.auth("token") */
+  if ((h = curl_slist_append(NULL, "Accept: application/json")) == NULL) return 1;
+  if ((h2 = curl_slist_append(h, "Authorization: Bearer token")) == NULL) return 1;
+  h = h2;
   SET(CURLOPT_URL, argv[1]);
   SET(CURLOPT_NOSIGNAL, 1L);
   SET(CURLOPT_PROTOCOLS_STR, "http,https");
@@ -67,24 +89,37 @@ int main(int argc, char **argv) {
   SET(CURLOPT_HEADERDATA, &head);
   SET(CURLOPT_HTTPHEADER, h);
   SET(CURLOPT_HTTPGET, 1L);
-  for (i = 0; i < 50; i++) { /* warm up: the connection */
-    body.len = head.len = 0;
-    if (curl_easy_perform(c) != CURLE_OK) { fprintf(stderr, "request failed\n"); return 1; }
-  }
-  t0 = now();
-  for (i = 0; i < calls; i++) {
-    body.len = head.len = 0;
-    if (curl_easy_perform(c) != CURLE_OK || curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK ||
-        status != 200) {
-      fprintf(stderr, "request %ld failed\n", i);
-      return 1;
+  if (calls(50) != 0) return 1; /* warm up: the connection, the caches */
+  printf("ready\n");
+  fflush(stdout);
+  while (rc == 0 && fgets(line, sizeof line, stdin) != NULL) {
+    long n;
+    double t0;
+    if (strcmp(line, "quit\n") == 0) break;
+    if (strcmp(line, "show\n") == 0) {
+      rc = calls(1);
+      if (rc == 0) {
+        printf("%.*s\n", (int)body.len, body.len ? body.data : "");
+        fflush(stdout);
+      }
+      continue;
+    }
+    if (sscanf(line, "get %ld", &n) != 1 || n <= 0) {
+      fprintf(stderr, "rawcurl: unknown command %s", line);
+      rc = 2;
+      break;
+    }
+    t0 = now();
+    rc = calls(n);
+    if (rc == 0) {
+      printf("%.6f\n", now() - t0);
+      fflush(stdout);
     }
   }
-  printf("%.6f\n", now() - t0);
   curl_slist_free_all(h);
   curl_easy_cleanup(c);
   curl_global_cleanup();
   free(body.data);
   free(head.data);
-  return 0;
+  return rc;
 }

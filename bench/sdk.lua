@@ -1,11 +1,20 @@
--- The SDK's side of `make bench`, one measurement per process:
---   lua5.4 bench/sdk.lua seq     URL CALLS        seconds for CALLS getUser calls
---   lua5.4 bench/sdk.lua batch   URL CALLS CONC   seconds for one basiq.batch of CALLS
---   lua5.4 bench/sdk.lua rss     URL              KiB resident after 1,000 and 100,000 calls
---   lua5.4 bench/sdk.lua require                  seconds for require "basiq"
---   lua5.4 bench/sdk.lua page    URL              seconds: SDK call, raw fetch, cjson.decode alone
-local gettime = require("socket").gettime -- loaded before basiq, so not counted in "require"
-local mode, url, calls, conc = arg[1], arg[2], tonumber(arg[3]), tonumber(arg[4])
+-- The Lua side of `make bench` (Lua 5.4 or LuaJIT), one process per role:
+--   sdk.lua serve URL KIND       a worker: prints "ready", then answers each
+--                                command line on stdin with one line, until "quit":
+--     get N        seconds for N getUser calls: basiq.getUser (KIND sdk); the
+--                  same request straight through basiq.core's perform (core);
+--                  that and cjson.decode of the body (decode)
+--     show         one call; its answer's body as one line of JSON (for the
+--                  specs, which compare the requests through an echo server)
+--     batch N C    seconds for one basiq.batch of N getUser calls, concurrency
+--                  C, against URL/slow; or "n/a <why>"
+--     page         "sdk fetch decode" seconds for the 5 MB transactions page:
+--                  basiq.getTransactions; the same GET through basiq.core
+--                  (transfer only); cjson.decode of that body alone
+--   sdk.lua rss URL              KiB resident after 1,000 and 100,000 calls
+--   sdk.lua require              seconds for require "basiq"
+local gettime = require("socket").gettime -- loaded before basiq: not part of "require"
+local mode, url, kind = arg[1], arg[2], arg[3]
 
 if mode == "require" then
   local t0 = gettime()
@@ -15,11 +24,36 @@ if mode == "require" then
 end
 
 local basiq = require("basiq")
+local cjson = require("cjson")
 local client = basiq.new({ server = url }).auth("token")
+local USER = "ea3a81"
 
 local function check(res, err)
   if not res or res.status ~= 200 then error("unexpected answer: " .. tostring(err)) end
   return res
+end
+
+local function get_user()
+  local res = check(client.getUser({ userId = USER }))
+  if res.data.id ~= USER then error("wrong user") end
+end
+
+local function show_user()
+  return cjson.encode(check(client.getUser({ userId = USER })).data)
+end
+
+-- the request basiq.getUser hands to the core, a fresh table each call as there
+local core_handle
+local function core_get(path)
+  local status, _, body = core_handle:perform({ method = "GET", url = url .. path, timeout = 60000,
+    connect_timeout = 10000, headers = { "Accept: application/json", "Authorization: Bearer token" } })
+  if status ~= 200 then error("unexpected answer: " .. tostring(_)) end
+  return body
+end
+local user_path = "/users/" .. USER
+local function core_user() return core_get(user_path) end
+local function core_decode()
+  if cjson.decode(core_get(user_path)).id ~= USER then error("wrong user") end
 end
 
 local function rss()
@@ -29,57 +63,82 @@ local function rss()
   end
 end
 
-if mode == "seq" then
-  for _ = 1, 50 do check(client.getUser({ userId = "ea3a81" })) end -- warm up: the connection
-  local t0 = gettime()
-  for _ = 1, calls do
-    local res = check(client.getUser({ userId = "ea3a81" }))
-    if res.data.id ~= "ea3a81" then error("wrong user") end
-  end
-  print(string.format("%.6f", gettime() - t0))
-elseif mode == "batch" then
+local slow -- kept between batches, as an application would: its connections stay open
+local function batch(n, conc)
+  if type(client.batch) ~= "function" then return "n/a (basiq.batch not available)" end
+  slow = slow or basiq.new({ server = url .. "/slow" }).auth("token")
   local list = {}
-  for i = 1, calls do list[i] = { "getUser", { userId = "u" .. i } } end
-  check(client.getUser({ userId = "warm" }))
+  for i = 1, n do list[i] = { "getUser", { userId = "u" .. i } } end
   local t0 = gettime()
-  local results, errors = client.batch(list, { concurrency = conc })
+  local ok, results, errors = pcall(slow.batch, list, { concurrency = conc })
   local elapsed = gettime() - t0
-  for i = 1, calls do
-    if not results[i] then error("call " .. i .. ": " .. tostring(errors[i])) end
+  if not ok then return "n/a (basiq.batch not available: " .. tostring(results):gsub("%s+", " ") .. ")" end
+  for i = 1, n do
+    if not (results[i] and results[i].status == 200) then error("batch call " .. i .. ": " .. tostring(errors[i])) end
   end
-  print(string.format("%.6f", elapsed))
+  return string.format("%.6f", elapsed)
+end
+
+-- Each step after a full collection: the previous step's 5 MB of garbage
+-- is no step's cost.
+local function page()
+  collectgarbage()
+  local t0 = gettime()
+  local res = check(client.getTransactions({ userId = USER }))
+  local t_sdk = gettime() - t0
+  local count = #res.data.data
+  res = nil -- luacheck: ignore 311
+  collectgarbage()
+  t0 = gettime()
+  local body = core_get("/users/" .. USER .. "/transactions")
+  local t_fetch = gettime() - t0
+  collectgarbage()
+  t0 = gettime()
+  local data = cjson.decode(body)
+  local t_decode = gettime() - t0
+  if #data.data ~= count then error("the SDK and cjson disagree on the page") end
+  return string.format("%.6f %.6f %.6f", t_sdk, t_fetch, t_decode)
+end
+
+if mode == "serve" then
+  core_handle = require("basiq.core").new()
+  local one = ({ sdk = get_user, core = core_user, decode = core_decode })[kind]
+  local show = kind == "sdk" and show_user or core_user
+  if not one then error("unknown kind " .. tostring(kind)) end
+  for _ = 1, 50 do show() end -- warm up: the connection, the operation's plan
+  io.write("ready\n")
+  io.flush()
+  for line in io.lines() do
+    local cmd, a, b = line:match("^(%S+)%s*(%d*)%s*(%d*)$")
+    local out
+    if cmd == "quit" then
+      break
+    elseif cmd == "get" then
+      local t0 = gettime()
+      for _ = 1, tonumber(a) do one() end
+      out = string.format("%.6f", gettime() - t0)
+    elseif cmd == "show" then
+      out = show()
+    elseif cmd == "batch" then
+      out = batch(tonumber(a), tonumber(b))
+    elseif cmd == "page" then
+      out = page()
+    else
+      error("unknown command: " .. line)
+    end
+    io.write(out, "\n")
+    io.flush()
+  end
 elseif mode == "rss" then
   local after = {}
   for i = 1, 100000 do
-    check(client.getUser({ userId = "ea3a81" }))
+    get_user()
     if i == 1000 or i == 100000 then
       collectgarbage()
       after[#after + 1] = rss()
     end
   end
   print(after[1], after[2])
-elseif mode == "page" then
-  local cjson = require("cjson")
-  local core = require("basiq.core")
-  local h = core.new()
-  local req = { method = "GET", url = url .. "/users/ea3a81/transactions", headers = { "Accept: application/json" } }
-  local best = { math.huge, math.huge, math.huge }
-  for _ = 1, 5 do -- the best of five for each, so a GC pause or a noisy neighbour does not decide
-    local t0, t1, t2, t3
-    do
-      t0 = gettime()
-      local res = check(client.getTransactions({ userId = "ea3a81" }))
-      t1 = gettime()
-      local status, _, body = h:perform(req)
-      t2 = gettime()
-      local data = cjson.decode(body)
-      t3 = gettime()
-      assert(status == 200 and #res.data.data == #data.data)
-    end
-    collectgarbage() -- the pages above are garbage now, not the next round's cost
-    best = { math.min(best[1], t1 - t0), math.min(best[2], t2 - t1), math.min(best[3], t3 - t2) }
-  end
-  print(string.format("%.6f %.6f %.6f", best[1], best[2], best[3]))
 else
-  error("unknown mode " .. tostring(mode))
+  error("usage: sdk.lua serve URL sdk|core|decode | rss URL | require")
 end

@@ -1,0 +1,79 @@
+-- make bench compares like with like: its raw libcurl loop and its
+-- core-only loop send exactly the request basiq.getUser sends (compared
+-- through the suite's echo server), and its workers stop on a wrong answer
+-- rather than time it. (The bench itself is `make bench`, not part of test.)
+local procs = require("support.procs")
+local basiq = require("basiq")
+local cjson = require("cjson")
+
+local ROOT = procs.ROOT
+local q = procs.sh_quote
+local LUA = "env LUA_PATH_5_4=" .. q(ROOT .. "/lua/?.lua;" .. ROOT .. "/lua/?/init.lua;;")
+  .. " LUA_CPATH_5_4=" .. q(ROOT .. "/build/lua5.4/?.so;;") .. " lua5.4 " .. q(ROOT .. "/bench/sdk.lua")
+
+-- output lines and exit status of cmd fed with the lines of input
+local function run(input, cmd)
+  local p = assert(io.popen("printf " .. q(input) .. " | " .. cmd .. " 2>&1; echo \"exit:$?\""))
+  local out = p:read("*a")
+  p:close()
+  local lines = {}
+  for line in out:gmatch("[^\n]+") do lines[#lines + 1] = line end
+  local code = tonumber(table.remove(lines):match("^exit:(%d+)$"))
+  return lines, code, out
+end
+
+describe("make bench", function()
+  local srv, rawcurl, want
+  setup(function()
+    srv = procs.httpd()
+    rawcurl = os.tmpname()
+    local _, code, out = run("", "cc -O2 -Wall -Wextra -Werror -o " .. q(rawcurl) .. " " .. q(ROOT .. "/bench/rawcurl.c")
+      .. " -lcurl")
+    assert(code == 0, "bench/rawcurl.c does not build cleanly:\n" .. out)
+    -- what basiq.getUser sends, as the echo server saw it
+    want = assert(basiq.new({ server = srv.url }).auth("token").getUser({ userId = "ea3a81" })).data
+  end)
+  teardown(function()
+    srv.stop()
+    os.remove(rawcurl)
+  end)
+
+  local function same_request(got)
+    assert.are.equal(want.method, got.method)
+    assert.are.equal(want.target, got.target)
+    assert.are.same(want.headers, got.headers) -- user agent, accept-encoding, auth, ... (host: same server)
+  end
+
+  it("the raw libcurl loop sends basiq.getUser's request and times blocks of calls", function()
+    local lines, code, out = run("show\nget 3\nquit\n", q(rawcurl) .. " " .. q(srv.url .. "/users/ea3a81"))
+    assert.are.equal(0, code, out)
+    assert.are.equal("ready", lines[1])
+    same_request(cjson.decode(lines[2]))
+    assert.is_true(tonumber(lines[3]) > 0, out)
+    assert.are.equal(3, #lines)
+  end)
+
+  it("the raw libcurl loop stops at an answer other than 200", function()
+    local lines, code, out = run("get 3\nquit\n", q(rawcurl) .. " " .. q(srv.url .. "/status/404"))
+    assert.are_not.equal(0, code)
+    assert.matches("rawcurl: request %d+ failed %(status 404%)", out)
+    assert.are_not.equal("ready", lines[1])
+  end)
+
+  it("the core-only loop sends basiq.getUser's request through basiq.core", function()
+    local lines, code, out = run("show\nget 2\nquit\n", LUA .. " serve " .. q(srv.url) .. " core")
+    assert.are.equal(0, code, out)
+    assert.are.equal("ready", lines[1])
+    same_request(cjson.decode(lines[2]))
+    assert.is_true(tonumber(lines[3]) > 0, out)
+  end)
+
+  it("the SDK worker times basiq.getUser and stops at a wrong answer", function()
+    -- the echo is not the user the bench's nginx serves: "get" must refuse it
+    local lines, code, out = run("show\nget 2\nquit\n", LUA .. " serve " .. q(srv.url) .. " sdk")
+    assert.are.equal("ready", lines[1])
+    same_request(cjson.decode(lines[2]))
+    assert.are_not.equal(0, code)
+    assert.matches("wrong user", out)
+  end)
+end)
