@@ -10,13 +10,7 @@ describe("basiq.batch", function()
   setup(function() srv = procs.httpd() end)
   teardown(function() srv.stop() end)
 
-  local function get(url)
-    local h = core.new()
-    local status, _, body = h:perform({ method = "GET", url = url })
-    h:close()
-    assert.are.equal(200, status)
-    return cjson.decode(body)
-  end
+  local get = procs.get_json
 
   it("returns results and errors by call index", function()
     local c = basiq.new({ server = srv.url, retries = 0 }).auth("tok")

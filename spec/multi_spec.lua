@@ -6,13 +6,7 @@ local procs = require("support.procs")
 local core = require("basiq.core")
 local cjson = require("cjson")
 
-local function get_json(url)
-  local h = core.new()
-  local status, _, body = h:perform({ method = "GET", url = url })
-  h:close()
-  assert.are.equal(200, status)
-  return cjson.decode(body)
-end
+local get_json = procs.get_json
 
 describe("core.multi", function()
   local srv, m

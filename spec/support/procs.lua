@@ -70,6 +70,16 @@ local function read_file(path)
 end
 M.read_file = read_file
 
+-- GET url through the core (no SDK rules in the way) -> its decoded JSON;
+-- for the stats routes of the suite's server.
+function M.get_json(url)
+  local h = require("basiq.core").new()
+  local status, _, body = h:perform({ method = "GET", url = url })
+  h:close()
+  assert(status == 200, "GET " .. url .. " answered " .. tostring(status))
+  return require("cjson").decode(body)
+end
+
 -- A Prism mock of one Basiq definition: { url, pid, stop() }.
 function M.prism(def)
   local port = M.free_port()
