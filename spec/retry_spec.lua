@@ -158,6 +158,13 @@ describe("plain http", function()
     assert.has_error(function() c.getUser({ userId = "u1" }) end,
       "basiq.getUser: refusing to send credentials over plain http to a host other than loopback;"
       .. " use https, or basiq.config{ allowInsecureHttp = true }")
+    -- the same guard covers paging and batches
+    assert.has_error(function() c.paginate("getTransactions", { userId = "u1" }) end,
+      "basiq.paginate: refusing to send credentials over plain http to a host other than loopback;"
+      .. " use https, or basiq.config{ allowInsecureHttp = true }")
+    assert.has_error(function() c.batch({ { "getUser", { userId = "u1" } } }) end,
+      "basiq.batch: call 1: refusing to send credentials over plain http to a host other than loopback;"
+      .. " use https, or basiq.config{ allowInsecureHttp = true }")
     -- opting in lifts it. 0.0.0.0 is not a loopback name, yet Linux delivers it
     -- to this machine, so the suite's traffic stays local.
     local srv = procs.httpd()

@@ -11,6 +11,7 @@
 #ifndef luaL_newlib
 #define luaL_newlib(L, l) (lua_newtable(L), luaL_register((L), NULL, (l)))
 #define luaL_setmetatable(L, t) (luaL_getmetatable(L, t), lua_setmetatable(L, -2))
+#define luaL_setfuncs(L, l, n) luaL_register((L), NULL, (l)) /* the core never uses upvalues */
 #endif
 #endif
 

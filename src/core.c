@@ -40,11 +40,7 @@ void basiq_handle_type(lua_State *L, const char *name, const luaL_Reg *methods, 
                        lua_CFunction tostring) {
   if (luaL_newmetatable(L, name)) {
     lua_newtable(L);
-#if LUA_VERSION_NUM < 502
-    luaL_register(L, NULL, methods);
-#else
     luaL_setfuncs(L, methods, 0);
-#endif
     lua_setfield(L, -2, "__index");
     lua_pushcfunction(L, close);
     lua_setfield(L, -2, "__gc");
@@ -75,10 +71,10 @@ int luaopen_basiq_core(lua_State *L) {
   lua_setfield(L, -2, "multi");
   basiq_open_encode(L);
   basiq_open_crypto(L);
-  lua_pushcfunction(L, l_now);
-  lua_setfield(L, -2, "now");
-  lua_pushcfunction(L, l_sleep);
-  lua_setfield(L, -2, "sleep");
+  {
+    static const luaL_Reg fns[] = { {"now", l_now}, {"sleep", l_sleep}, {NULL, NULL} };
+    luaL_setfuncs(L, fns, 0);
+  }
   lua_pushliteral(L, BASIQ_VERSION);
   lua_setfield(L, -2, "version");
   {

@@ -185,9 +185,5 @@ void basiq_open_crypto(lua_State *L) {
     {"webhook_check", l_webhook_check},
     {NULL, NULL}
   };
-  const luaL_Reg *f;
-  for (f = fns; f->name; f++) {
-    lua_pushcfunction(L, f->func);
-    lua_setfield(L, -2, f->name);
-  }
+  luaL_setfuncs(L, fns, 0);
 }

@@ -79,10 +79,8 @@ static int l_valid_utf8(lua_State *L) {
 }
 
 void basiq_open_encode(lua_State *L) {
-  lua_pushcfunction(L, l_valid_utf8);
-  lua_setfield(L, -2, "valid_utf8");
-  lua_pushcfunction(L, l_escape);
-  lua_setfield(L, -2, "escape");
-  lua_pushcfunction(L, l_form);
-  lua_setfield(L, -2, "form");
+  static const luaL_Reg fns[] = {
+    {"valid_utf8", l_valid_utf8}, {"escape", l_escape}, {"form", l_form}, {NULL, NULL}
+  };
+  luaL_setfuncs(L, fns, 0);
 }

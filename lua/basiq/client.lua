@@ -37,6 +37,27 @@ local function find_op(state, name)
   return op, op.servers and op.servers[1] or t.servers[1]
 end
 
+-- The base URL a call goes to.
+local function base_url(state, server)
+  return state.server or server or DEFAULT_SERVER
+end
+
+-- A call's time budget ends here (transport seconds).
+local function deadline_of(state)
+  return state.transport.now() + state.timeout / 1000
+end
+
+-- A new token store from the transport (nginx shares one across workers).
+local function fresh_store(state)
+  return (state.transport.store or token.memory_store)()
+end
+
+-- nil, or an error when the transport cannot run here (nginx phases).
+local function phase_error(state, who)
+  local unusable = state.transport.check and state.transport.check()
+  if unusable then return errors.new("phase", "basiq." .. who .. ": " .. unusable) end
+end
+
 -- level: where the error points (the user's call), as for error()
 local function check_server(who, url, level)
   if type(url) ~= "string" or not url:lower():match("^https?://[^/]") or url:find("[%c%s]") then
@@ -65,7 +86,7 @@ local function set_options(who, state, opts, level)
       state[k] = v
     elseif kind == "transport" then
       state.transport = M.transport(who, v, level + 1)
-      state.store = (state.transport.store or token.memory_store)()
+      state.store = fresh_store(state)
     else
       if type(v) ~= "number" or v <= 0 or v ~= v or v == math.huge then
         error(string.format("basiq.%s: option '%s' must be a positive number", who, k), level)
@@ -175,6 +196,15 @@ local function insecure(url)
   return known
 end
 
+-- Raises when op would carry the client's credentials over plain http to a
+-- host other than loopback (who: "getUser", "batch: call 3", ...).
+local function guard_plain_http(state, op, server, who, level)
+  if state.credential and op.security[1] and not state.allowInsecureHttp and insecure(base_url(state, server)) then
+    error("basiq." .. who .. ": refusing to send credentials over plain http to a host other than loopback;"
+      .. " use https, or basiq.config{ allowInsecureHttp = true }", level + 1)
+  end
+end
+
 -- Seconds to wait from a Retry-After header (delta-seconds or an HTTP date).
 local MONTHS = { Jan = 1, Feb = 2, Mar = 3, Apr = 4, May = 5, Jun = 6, Jul = 7, Aug = 8, Sep = 9, Oct = 10, Nov = 11, Dec = 12 }
 local function retry_after(v)
@@ -221,7 +251,7 @@ local function start(state, name, op, server, req, deadline)
     nh = #req.headers,
   }
   if not c.auto then apply_auth(state, op, req) end -- may add to the query
-  req.url = (state.server or server or DEFAULT_SERVER) .. req.path
+  req.url = base_url(state, server) .. req.path
   req.max_body, req.cainfo = state.maxBodySize, state.caFile
   return c
 end
@@ -279,8 +309,8 @@ end
 -- (transport seconds). Auto-token calls renew and repeat once on a refusal.
 local function run(state, name, op, server, req, deadline)
   local t = state.transport
-  local unusable = t.check and t.check()
-  if unusable then return nil, errors.new("phase", "basiq." .. name .. ": " .. unusable) end
+  local perr = phase_error(state, name)
+  if perr then return nil, perr end
   local c = start(state, name, op, server, req, deadline)
   while true do
     local ok, err = arm(state, c)
@@ -294,12 +324,8 @@ end
 local function call(state, name, op, server, a, b, nargs)
   local req, msg = build(name, op, a, b, nargs)
   if not req then error(msg, 3) end
-  if (state.credential and op.security[1]) and not state.allowInsecureHttp
-      and insecure(state.server or server or DEFAULT_SERVER) then
-    error("basiq." .. name .. ": refusing to send credentials over plain http to a host other than loopback;"
-      .. " use https, or basiq.config{ allowInsecureHttp = true }", 3)
-  end
-  return run(state, name, op, server, req, state.transport.now() + state.timeout / 1000)
+  guard_plain_http(state, op, server, name, 3)
+  return run(state, name, op, server, req, deadline_of(state))
 end
 
 -- POST /token with the API key; returns token, expires_in | nil, err.
@@ -313,16 +339,22 @@ function M.fetch_token(state, form, deadline)
       or d.access_token:find("[%c ]") or type(d.expires_in) ~= "number" or d.expires_in <= 0 then
     return nil, errors.http("postToken", res.status, res.headers, "unexpected token response", credential_secrets(state))
   end
-  note_token(state, d.access_token)
   return d.access_token, d.expires_in
 end
 
-function M.server_token(state, deadline)
-  local tok, err = token.get(state.store, state.transport, state.keyid .. "SERVER_ACCESS", function()
-    return M.fetch_token(state, { scope = "SERVER_ACCESS" }, deadline)
+-- The automatic token for form's scope (and user): cached, renewed by one
+-- caller at a time; token | nil, err.
+local function auto_token(state, form, deadline)
+  local key = state.keyid .. form.scope .. (form.userId and ":" .. form.userId or "")
+  local tok, err = token.get(state.store, state.transport, key, function()
+    return M.fetch_token(state, form, deadline)
   end, deadline)
   if tok then note_token(state, tok) end
   return tok, err
+end
+
+function M.server_token(state, deadline)
+  return auto_token(state, { scope = "SERVER_ACCESS" }, deadline)
 end
 
 function M.new(opts, target)
@@ -331,7 +363,7 @@ function M.new(opts, target)
     extra = {}, timeout = 60000, connectTimeout = 10000, secrets = {}, issued = {},
     retries = 2, retryDelay = 100, retryMaxDelay = 2000, transport = default_transport(),
   }
-  state.store = (state.transport.store or token.memory_store)()
+  state.store = fresh_store(state)
   local client = target or {}
   local helpers = {} -- the functions defined below (and _VERSION): never operations
 
@@ -357,7 +389,7 @@ function M.new(opts, target)
       -- store keys carry a digest of the API key, never the key: a store
       -- shared by nginx workers may serve several keys
       state.keyid = key and (core.b64encode(core.hmac_sha256("basiq token store", key)):sub(1, 22) .. ":") or ""
-      state.store = (state.transport.store or token.memory_store)()
+      state.store = fresh_store(state)
       state.issued = {}
     end
   end
@@ -377,14 +409,10 @@ function M.new(opts, target)
       error("basiq.clientToken: needs an API key: basiq.auth(\"Basic <key>\") or basiq.new{ apiKey = ... }", 2)
     end
     -- before token.get, whose wait for another renewal could not sleep here
-    local unusable = state.transport.check and state.transport.check()
-    if unusable then return nil, errors.new("phase", "basiq.clientToken: " .. unusable) end
-    local deadline = state.transport.now() + state.timeout / 1000
-    local tok, err = token.get(state.store, state.transport, state.keyid .. "CLIENT_ACCESS:" .. userId, function()
-      return M.fetch_token(state, { scope = "CLIENT_ACCESS", userId = userId }, deadline)
-    end, deadline)
+    local perr = phase_error(state, "clientToken")
+    if perr then return nil, perr end
+    local tok, err = auto_token(state, { scope = "CLIENT_ACCESS", userId = userId }, deadline_of(state))
     if not tok then return nil, errors.wrap("clientToken", err, "could not get a token", credential_secrets(state)) end
-    note_token(state, tok)
     return tok
   end
 
@@ -441,7 +469,8 @@ function M.new(opts, target)
     local a, b = ...
     local req, msg = build(name, op, a, b, select("#", ...))
     if not req then error(msg, 2) end
-    local base = state.server or server or DEFAULT_SERVER
+    guard_plain_http(state, op, server, "paginate", 2)
+    local base = base_url(state, server)
     local headers, pending = req.headers, nil -- pending: an error due on the next turn
     return function()
       if pending then
@@ -455,7 +484,7 @@ function M.new(opts, target)
       local h = {}
       for i = 1, #headers do h[i] = headers[i] end
       this.headers = h
-      local res, err = run(state, name, op, server, this, state.transport.now() + state.timeout / 1000)
+      local res, err = run(state, name, op, server, this, deadline_of(state))
       if not res then return false, err end
       local links = type(res.data) == "table" and res.data.links
       local nxt = type(links) == "table" and links.next
@@ -490,12 +519,12 @@ function M.new(opts, target)
     end
     local t = state.transport
     local results, errs, pending = {}, {}, {}
-    local unusable = t.check and t.check()
-    if unusable then
-      for i = 1, #calls do errs[i] = errors.new("phase", "basiq.batch: " .. unusable) end
+    local perr = phase_error(state, "batch")
+    if perr then
+      for i = 1, #calls do errs[i] = perr end
       return results, errs
     end
-    local deadline = t.now() + state.timeout / 1000
+    local deadline = deadline_of(state)
     for i = 1, #calls do -- every call is checked before any is sent
       local spec = calls[i]
       if type(spec) ~= "table" or type(spec[1]) ~= "string" then
@@ -507,10 +536,7 @@ function M.new(opts, target)
       local nargs = spec[3] ~= nil and 2 or spec[2] ~= nil and 1 or 0
       local req, msg = build(name, op, spec[2], spec[3], nargs)
       if not req then error("basiq.batch: call " .. i .. ": " .. msg, 2) end
-      if (state.credential and op.security[1]) and not state.allowInsecureHttp
-          and insecure(state.server or server or DEFAULT_SERVER) then
-        error("basiq.batch: call " .. i .. ": refusing to send credentials over plain http to a host other than loopback", 2)
-      end
+      guard_plain_http(state, op, server, "batch: call " .. i, 2)
       pending[#pending + 1] = start(state, name, op, server, req, deadline)
       pending[#pending].index = i
     end
@@ -592,7 +618,7 @@ function M.new(opts, target)
     end,
     __tostring = function()
       -- without any user:password@ in the URL
-      return "basiq client (" .. (state.server or DEFAULT_SERVER):gsub("//[^/]*@", "//") .. ")"
+      return "basiq client (" .. base_url(state):gsub("//[^/]*@", "//") .. ")"
     end,
     __name = "basiq.client",
   })
