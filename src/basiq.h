@@ -37,6 +37,7 @@ typedef struct {
   int too_big;
   CURLcode prep_rc; /* why prepare failed, when libcurl refused an option */
   int plain;        /* the options set are a plain GET's (see prepare) */
+  long timeout_ms, ctimeout_ms; /* as last set, while plain */
   char errbuf[CURL_ERROR_SIZE];
 } basiq_xfer;
 

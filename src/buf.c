@@ -31,30 +31,30 @@ void basiq_buf_free(basiq_buf *b) {
 static int is_space(char c) { return c == ' ' || c == '\t'; }
 
 void basiq_parse_headers(const char *raw, size_t len, basiq_header_fn fn, void *ud) {
-  size_t i = 0, start = 0;
+  const char *end, *p, *line;
+  if (raw == NULL || len == 0) return;
+  end = raw + len;
+  p = raw;
   /* Only the last block counts: 1xx interim responses come before it. */
-  for (i = 0; i + 4 < len; i++)
-    if (raw[i] == 'H' && (i == 0 || raw[i - 1] == '\n') && memcmp(raw + i, "HTTP/", 5) == 0)
-      start = i;
-  i = start;
-  while (i < len) {
-    size_t eol = i, colon, ns, ne, vs, ve;
-    while (eol < len && raw[eol] != '\n') eol++;
+  for (line = raw; line && line + 5 <= end; line = memchr(line, '\n', (size_t)(end - line)), line = line ? line + 1 : NULL)
+    if (memcmp(line, "HTTP/", 5) == 0) p = line;
+  while (p < end) {
+    const char *eol = memchr(p, '\n', (size_t)(end - p)), *ne, *colon, *vs, *ve;
+    if (eol == NULL) eol = end;
     ne = eol;
-    if (ne > i && raw[ne - 1] == '\r') ne--;
-    for (colon = i; colon < ne && raw[colon] != ':'; colon++) {}
+    if (ne > p && ne[-1] == '\r') ne--;
+    colon = memchr(p, ':', (size_t)(ne - p));
     /* a line starting with a space or tab continues the previous one
      * (obs-fold, obsolete): skipped, never read as a header of its own */
-    if (colon < ne && colon > i && !is_space(raw[i]) && !(colon - i >= 5 && memcmp(raw + i, "HTTP/", 5) == 0)) {
-      ns = i;
+    if (colon && colon > p && !is_space(*p) && !(colon - p >= 5 && memcmp(p, "HTTP/", 5) == 0)) {
       ve = ne;
       ne = colon;
-      while (ne > ns && is_space(raw[ne - 1])) ne--;
+      while (ne > p && is_space(ne[-1])) ne--;
       vs = colon + 1;
-      while (vs < ve && is_space(raw[vs])) vs++;
-      while (ve > vs && is_space(raw[ve - 1])) ve--;
-      if (ne > ns) fn(ud, raw + ns, ne - ns, raw + vs, ve - vs);
+      while (vs < ve && is_space(*vs)) vs++;
+      while (ve > vs && is_space(ve[-1])) ve--;
+      if (ne > p) fn(ud, p, (size_t)(ne - p), vs, (size_t)(ve - vs));
     }
-    i = eol + 1;
+    p = eol + 1;
   }
 }

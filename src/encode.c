@@ -13,10 +13,21 @@ static int push_escaped(lua_State *L, const char *s, size_t n) {
   return 1;
 }
 
-/* escape(s) -> percent-encoded s */
+static int unreserved(unsigned char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+         c == '_' || c == '~';
+}
+
+/* escape(s) -> percent-encoded s; s itself when nothing needs encoding
+ * (most ids: no copy, no allocation) */
 static int l_escape(lua_State *L) {
-  size_t n;
+  size_t n, i;
   const char *s = luaL_checklstring(L, 1, &n);
+  for (i = 0; i < n && unreserved((unsigned char)s[i]); i++) {}
+  if (i == n && lua_type(L, 1) == LUA_TSTRING) {
+    lua_settop(L, 1);
+    return 1;
+  }
   return push_escaped(L, s, n);
 }
 

@@ -23,6 +23,25 @@ static void release_request(basiq_xfer *x) {
   if (x->mime) { curl_mime_free(x->mime); x->mime = NULL; }
 }
 
+/* Whether the n lines of the table on top equal x->headers: then the list
+ * (already checked) is kept, saving its mallocs on every call. */
+static int same_headers(lua_State *L, const basiq_xfer *x, size_t n) {
+  const struct curl_slist *h = x->headers;
+  size_t i;
+  for (i = 1; i <= n; i++, h = h->next) {
+    const char *line;
+    size_t len;
+    int same;
+    if (h == NULL) return 0;
+    lua_rawgeti(L, -1, (int)i);
+    line = lua_tolstring(L, -1, &len); /* NULL for a non-string: not the same, then raises below */
+    same = line && strlen(h->data) == len && memcmp(h->data, line, len) == 0;
+    lua_pop(L, 1);
+    if (!same) return 0;
+  }
+  return h == NULL;
+}
+
 int basiq_xfer_init(basiq_xfer *x) {
   memset(x, 0, sizeof *x);
   x->curl = curl_easy_init();
@@ -131,11 +150,15 @@ const char *basiq_xfer_prepare(lua_State *L, int t, basiq_xfer *x) {
   max_body = lua_isnil(L, -1) ? (double)DEFAULT_MAX_BODY : luaL_checknumber(L, -1);
   lua_pop(L, 1);
 
-  release_request(x);
+  if (x->mime) { curl_mime_free(x->mime); x->mime = NULL; }
   lua_getfield(L, t, "headers");
-  if (!lua_isnil(L, -1)) {
-    luaL_checktype(L, -1, LUA_TTABLE);
-    n = lua_rawlen(L, -1);
+  if (!lua_isnil(L, -1)) luaL_checktype(L, -1, LUA_TTABLE);
+  n = lua_isnil(L, -1) ? 0 : lua_rawlen(L, -1);
+  if (n == 0 ? x->headers != NULL : !same_headers(L, x, n)) {
+    /* libcurl still points at the old list: only a full prepare (reset,
+     * then every option) may send again, whatever raises below */
+    x->plain = 0;
+    if (x->headers) { curl_slist_free_all(x->headers); x->headers = NULL; }
     for (i = 1; i <= n; i++) {
       struct curl_slist *h;
       size_t hlen;
@@ -174,12 +197,14 @@ const char *basiq_xfer_prepare(lua_State *L, int t, basiq_xfer *x) {
   x->max_body = !(max_body > 0) ? 0 : max_body >= 4503599627370496.0 ? (size_t)1 << 52 : (size_t)max_body;
   plain = !body && !x->mime && !cainfo && strcmp(method, "GET") == 0;
   if (plain && x->plain) {
-    /* the hot path: a plain GET after a plain GET on this handle differs
-     * only in these; everything else is still set from last time */
+    /* the hot path: a plain GET after a plain GET on this handle, with the
+     * same header lines, differs only in these; everything else is still
+     * set from last time */
     SET(CURLOPT_URL, url);
-    SET(CURLOPT_TIMEOUT_MS, timeout);
-    SET(CURLOPT_CONNECTTIMEOUT_MS, ctimeout);
-    SET(CURLOPT_HTTPHEADER, x->headers);
+    if (timeout != x->timeout_ms) SET(CURLOPT_TIMEOUT_MS, timeout);
+    if (ctimeout != x->ctimeout_ms) SET(CURLOPT_CONNECTTIMEOUT_MS, ctimeout);
+    x->timeout_ms = timeout;
+    x->ctimeout_ms = ctimeout;
     return NULL;
   }
   x->plain = 0;
@@ -225,6 +250,8 @@ const char *basiq_xfer_prepare(lua_State *L, int t, basiq_xfer *x) {
     SET(CURLOPT_CUSTOMREQUEST, method);
   }
   x->plain = plain;
+  x->timeout_ms = timeout;
+  x->ctimeout_ms = ctimeout;
   return NULL;
 fail:
   x->plain = 0;
@@ -280,8 +307,11 @@ int basiq_xfer_push(lua_State *L, basiq_xfer *x, CURLcode rc) {
   long status = 0;
   if (rc == CURLE_OK) rc = curl_easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &status);
   if (rc == CURLE_OK) {
+    const char *p = x->head.data, *end = p + x->head.len;
+    int lines = 0;
+    while (p && (p = memchr(p, '\n', (size_t)(end - p))) != NULL) { lines++; p++; }
     lua_pushinteger(L, status);
-    lua_newtable(L);
+    lua_createtable(L, 0, lines); /* one slot a line (the status line's spare): no rehash as it fills */
     basiq_parse_headers(x->head.data, x->head.len, push_header, L);
     lua_pushlstring(L, x->body.len ? x->body.data : "", x->body.len);
     if (x->body.cap > 1024 * 1024) basiq_buf_free(&x->body); /* don't pin a huge page */

@@ -22,6 +22,7 @@ local OPTIONS = { -- config key -> check
   transport = "transport",
 }
 local RETRY_STATUS = { [429] = true, [502] = true, [503] = true, [504] = true }
+local SAFE_METHOD = { GET = true, DELETE = true, HEAD = true } -- repeatable after a failure
 -- failures another attempt may not meet (not a too-large body, TLS, a bad URL)
 local RETRY_NET = { connect = true, resolve = true, timeout = true, send = true, recv = true, ["empty-reply"] = true }
 local TOKEN_VERSION = { ["basiq-version"] = "3.0" }
@@ -46,6 +47,8 @@ end
 local function deadline_of(state)
   return state.transport.now() + state.timeout / 1000
 end
+
+local SERVER_FORM = { scope = "SERVER_ACCESS" }
 
 -- A new token store from the transport (nginx shares one across workers).
 local function fresh_store(state)
@@ -197,9 +200,13 @@ local function insecure(url)
 end
 
 -- Raises when op would carry the client's credentials over plain http to a
--- host other than loopback (who: "getUser", "batch: call 3", ...).
-local function guard_plain_http(state, op, server, who, level)
-  if state.credential and op.security[1] and not state.allowInsecureHttp and insecure(base_url(state, server)) then
+-- host other than loopback (who: "getUser", "batch: call 3", ...); base is
+-- the call's base URL.
+local function guard_plain_http(state, op, base, who, level)
+  if not state.credential or not op.security[1] or state.allowInsecureHttp then return end
+  local bad = insecure_cache[base]
+  if bad == nil then bad = insecure(base) end
+  if bad then
     error("basiq." .. who .. ": refusing to send credentials over plain http to a host other than loopback;"
       .. " use https, or basiq.config{ allowInsecureHttp = true }", level + 1)
   end
@@ -242,32 +249,40 @@ local function note_token(state, tok)
 end
 
 -- One call on its way, with its retry state: run() drives one, batch many.
-local function start(state, name, op, server, req, deadline)
+local function start(state, name, op, base, req, deadline)
   local scheme = op.security[1]
   local c = {
     name = name, req = req, deadline = deadline, retried = 0, renewed = false,
     auto = state.apikey and scheme and scheme.kind == "bearer",
-    safe = op.method == "GET" or op.method == "DELETE" or op.method == "HEAD" or name == "postToken",
+    safe = SAFE_METHOD[op.method] or name == "postToken",
     nh = #req.headers,
   }
   if not c.auto then apply_auth(state, op, req) end -- may add to the query
-  req.url = base_url(state, server) .. req.path
-  req.max_body, req.cainfo = state.maxBodySize, state.caFile
+  req.url = base .. req.path
+  if state.maxBodySize or state.caFile then req.max_body, req.cainfo = state.maxBodySize, state.caFile end
   return c
 end
 
 -- Readies the next attempt: a current token, timeouts inside the budget.
-local function arm(state, c)
+-- now: the clock as the call started, on its first attempt (else nil).
+local function arm(state, c, now)
   local req = c.req
   if c.auto then
-    local tok, terr = M.server_token(state, c.deadline)
+    local tok, terr, waited = M.server_token(state, c.deadline, now)
     if not tok then return nil, errors.wrap(c.name, terr, "could not get a token", credential_secrets(state)) end
-    c.tok = tok
-    req.headers[c.nh + 1] = "Authorization: Bearer " .. tok
+    if waited then now = nil end
+    if tok ~= c.tok then
+      c.tok = tok
+      if state.line_tok ~= tok then state.line_tok, state.line = tok, "Authorization: Bearer " .. tok end
+      req.headers[c.nh + 1] = state.line
+    end
   end
-  local left = c.deadline - state.transport.now()
-  if left <= 0 then return nil, errors.network(c.name, "the call's time budget ran out", 28, nil) end
-  local left_ms = math.max(1, math.floor(left * 1000))
+  local left_ms = state.timeout -- the whole budget is left as the call starts
+  if not now then
+    local left = c.deadline - state.transport.now()
+    if left <= 0 then return nil, errors.network(c.name, "the call's time budget ran out", 28, nil) end
+    left_ms = math.max(1, math.floor(left * 1000))
+  end
   req.timeout = min(state.attemptTimeout or state.timeout, left_ms)
   req.connect_timeout = min(state.connectTimeout, left_ms)
   return true
@@ -305,16 +320,20 @@ local function settle(state, c, status, headers, body, sent)
   return false, wait
 end
 
--- Sends req (built by request.build) with retries, bounded by deadline
--- (transport seconds). Auto-token calls renew and repeat once on a refusal.
-local function run(state, name, op, server, req, deadline)
+-- Sends req (built by request.build) to base with retries, bounded by
+-- deadline (transport seconds; now: the clock reading it came from, if
+-- just read). Auto-token calls renew and repeat once on a refusal.
+local function run(state, name, op, base, req, deadline, now)
   local t = state.transport
-  local perr = phase_error(state, name)
-  if perr then return nil, perr end
-  local c = start(state, name, op, server, req, deadline)
+  if t.check then
+    local perr = phase_error(state, name)
+    if perr then return nil, perr end
+  end
+  local c = start(state, name, op, base, req, deadline)
   while true do
-    local ok, err = arm(state, c)
+    local ok, err = arm(state, c, now)
     if not ok then return nil, err end
+    now = nil
     local done, res, err2 = settle(state, c, t.request(state, req))
     if done then return res, err2 end
     if res > 0 then t.sleep(res) end
@@ -324,15 +343,17 @@ end
 local function call(state, name, op, server, a, b, nargs)
   local req, msg = build(name, op, a, b, nargs)
   if not req then error(msg, 3) end
-  guard_plain_http(state, op, server, name, 3)
-  return run(state, name, op, server, req, deadline_of(state))
+  local base = state.server or server or DEFAULT_SERVER
+  guard_plain_http(state, op, base, name, 3)
+  local now = state.transport.now()
+  return run(state, name, op, base, req, now + state.timeout / 1000, now)
 end
 
 -- POST /token with the API key; returns token, expires_in | nil, err.
 function M.fetch_token(state, form, deadline)
   local op, server = find_op(state, "postToken")
   local req = assert(build("postToken", op, form, TOKEN_VERSION, 2))
-  local res, err = run(state, "postToken", op, server, req, deadline)
+  local res, err = run(state, "postToken", op, base_url(state, server), req, deadline)
   if not res then return nil, err end
   local d = res.data
   if type(d) ~= "table" or type(d.access_token) ~= "string" or d.access_token == ""
@@ -342,19 +363,21 @@ function M.fetch_token(state, form, deadline)
   return d.access_token, d.expires_in
 end
 
--- The automatic token for form's scope (and user): cached, renewed by one
--- caller at a time; token | nil, err.
-local function auto_token(state, form, deadline)
-  local key = state.keyid .. form.scope .. (form.userId and ":" .. form.userId or "")
-  local tok, err = token.get(state.store, state.transport, key, function()
-    return M.fetch_token(state, form, deadline)
-  end, deadline)
-  if tok then note_token(state, tok) end
-  return tok, err
+-- The automatic token under key: cached, renewed by one caller at a time
+-- through fetch(deadline); token, nil, waited | nil, err (waited: the clock
+-- moved on, a renewal was made or awaited).
+local function auto_token(state, key, fetch, deadline, now)
+  local tok, err, waited = token.get(state.store, state.transport, key, fetch, deadline, now)
+  if tok and tok ~= state.noted then -- a new one (perhaps another worker's) joins the redaction list
+    note_token(state, tok)
+    state.noted = tok
+  end
+  return tok, err, waited
 end
 
-function M.server_token(state, deadline)
-  return auto_token(state, { scope = "SERVER_ACCESS" }, deadline)
+-- The SERVER_ACCESS token (now: a fresh clock reading, or nil).
+function M.server_token(state, deadline, now)
+  return auto_token(state, state.server_key, state.fetch_server, deadline, now)
 end
 
 function M.new(opts, target)
@@ -390,7 +413,9 @@ function M.new(opts, target)
       -- shared by nginx workers may serve several keys
       state.keyid = key and (core.b64encode(core.hmac_sha256("basiq token store", key)):sub(1, 22) .. ":") or ""
       state.store = fresh_store(state)
-      state.issued = {}
+      state.issued, state.noted = {}, nil
+      state.server_key = state.keyid .. "SERVER_ACCESS"
+      state.fetch_server = function(deadline) return M.fetch_token(state, SERVER_FORM, deadline) end
     end
   end
 
@@ -411,7 +436,10 @@ function M.new(opts, target)
     -- before token.get, whose wait for another renewal could not sleep here
     local perr = phase_error(state, "clientToken")
     if perr then return nil, perr end
-    local tok, err = auto_token(state, { scope = "CLIENT_ACCESS", userId = userId }, deadline_of(state))
+    local form = { scope = "CLIENT_ACCESS", userId = userId }
+    local tok, err = auto_token(state, state.keyid .. "CLIENT_ACCESS:" .. userId, function(deadline)
+      return M.fetch_token(state, form, deadline)
+    end, deadline_of(state))
     if not tok then return nil, errors.wrap("clientToken", err, "could not get a token", credential_secrets(state)) end
     return tok
   end
@@ -469,8 +497,8 @@ function M.new(opts, target)
     local a, b = ...
     local req, msg = build(name, op, a, b, select("#", ...))
     if not req then error(msg, 2) end
-    guard_plain_http(state, op, server, "paginate", 2)
     local base = base_url(state, server)
+    guard_plain_http(state, op, base, "paginate", 2)
     local headers, pending = req.headers, nil -- pending: an error due on the next turn
     return function()
       if pending then
@@ -484,7 +512,7 @@ function M.new(opts, target)
       local h = {}
       for i = 1, #headers do h[i] = headers[i] end
       this.headers = h
-      local res, err = run(state, name, op, server, this, deadline_of(state))
+      local res, err = run(state, name, op, base, this, deadline_of(state))
       if not res then return false, err end
       local links = type(res.data) == "table" and res.data.links
       local nxt = type(links) == "table" and links.next
@@ -536,8 +564,9 @@ function M.new(opts, target)
       local nargs = spec[3] ~= nil and 2 or spec[2] ~= nil and 1 or 0
       local req, msg = build(name, op, spec[2], spec[3], nargs)
       if not req then error("basiq.batch: call " .. i .. ": " .. msg, 2) end
-      guard_plain_http(state, op, server, "batch: call " .. i, 2)
-      pending[#pending + 1] = start(state, name, op, server, req, deadline)
+      local base = base_url(state, server)
+      guard_plain_http(state, op, base, "batch: call " .. i, 2)
+      pending[#pending + 1] = start(state, name, op, base, req, deadline)
       pending[#pending].index = i
     end
     while #pending > 0 do

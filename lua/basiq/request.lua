@@ -3,7 +3,7 @@
 local core = require("basiq.lazy")
 local cjson = require("cjson")
 
-local function escape(s) return core.escape(s) end
+local escape
 local json = cjson.new() -- private instance: the user's cjson settings stay theirs
 local concat, format, type, pairs, ipairs, next = table.concat, string.format, type, pairs, ipairs, next
 local unpack = table.unpack or unpack -- Lua 5.1 / LuaJIT
@@ -13,6 +13,12 @@ local mtype = math.type or function(v) -- Lua 5.1 / LuaJIT
 end
 
 local M = {}
+
+-- core loads on first use; then its escape is called directly
+escape = function(s)
+  escape = core.escape
+  return escape(s)
+end
 
 -- No parameter is legitimately longer; libcurl would fail on the URL later
 -- with a puzzling "out of memory".
@@ -226,16 +232,19 @@ end
 -- as non-empty strings. Anything else takes the general path (and its
 -- error messages).
 local function build_fast(plan, op, meta)
-  local n = 0
-  for _ in pairs(meta) do n = n + 1 end
-  if n ~= plan.npath then return nil end
   local segs = plan.segs
   local path
-  if n == 1 then
-    local v = meta[segs[2].name]
-    if type(v) ~= "string" or v == "" or v == "." or v == ".." or #v > MAX_PARAM then return nil end
+  if plan.npath == 1 then -- the commonest: one id, the only key
+    local k, v = next(meta)
+    if k ~= segs[2].name or next(meta, k) ~= nil or type(v) ~= "string" or v == "" or v == "." or v == ".."
+        or #v > MAX_PARAM then
+      return nil
+    end
     path = segs[1] .. escape(v) .. segs[3]
   else
+    local n = 0
+    for _ in pairs(meta) do n = n + 1 end
+    if n ~= plan.npath then return nil end
     local buf = {}
     for i = 1, #segs, 2 do
       buf[i] = segs[i]

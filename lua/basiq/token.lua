@@ -45,35 +45,38 @@ function M.margin(expires_in)
   return math.min(60, expires_in / 10)
 end
 
--- Returns a valid token for key, or nil, err. fetch() -> token, expires_in
--- | nil, err does the request; clock = { now = fn, sleep = fn }; deadline
--- bounds any waiting for another coroutine's (or worker's) renewal.
-function M.get(store, clock, key, fetch, deadline)
-  local wait = 0.005
+-- Returns a valid token for key: token, nil, waited (waited: a renewal was
+-- made or awaited, so the clock moved on) | nil, err. fetch(deadline) ->
+-- token, expires_in | nil, err does the request; clock = { now = fn, sleep
+-- = fn }; deadline bounds any waiting for another coroutine's (or worker's)
+-- renewal; now: a clock reading just taken, if the caller has one.
+function M.get(store, clock, key, fetch, deadline, now)
+  local wait, waited = 0.005, false
+  now = now or clock.now()
   while true do
-    local now = clock.now()
     local token, renew_at, expires_at = store.get(key)
-    if token and now < renew_at then return token end
+    if token and now < renew_at then return token, nil, waited end
     if store.lock(key) then
       -- checked again under the lock: another worker may have just renewed
       token, renew_at, expires_at = store.get(key)
-      if token and now < renew_at then store.unlock(key); return token end
-      local ok, t, expires_in = pcall(fetch)
+      if token and now < renew_at then store.unlock(key); return token, nil, waited end
+      local ok, t, expires_in = pcall(fetch, deadline)
       store.unlock(key)
       if not ok then error(t, 0) end -- a bug, not a network failure: re-raise after unlocking
       if t then
         store.set(key, t, now + expires_in - M.margin(expires_in), now + expires_in, now)
-        return t
+        return t, nil, true
       end
       -- renewal failed: a token that has not expired yet still serves
-      if token and clock.now() < expires_at then return token end
+      if token and clock.now() < expires_at then return token, nil, true end
       return nil, expires_in
     end
     -- someone else is renewing: the current token serves until it expires
-    if token and now < expires_at then return token end
+    if token and now < expires_at then return token, nil, waited end
     if now >= deadline then return nil, "timed out waiting for another token renewal" end
     clock.sleep(math.min(wait, deadline - now))
-    wait = math.min(wait * 2, 0.1)
+    wait, waited = math.min(wait * 2, 0.1), true
+    now = clock.now()
   end
 end
 
