@@ -174,6 +174,17 @@ describe("plain http", function()
     srv.stop()
     assert.is_nil(err)
     assert.are.equal("Bearer tok", res.data.headers.authorization)
+    -- clientToken sends the API key itself: guarded before any request
+    srv = procs.httpd()
+    local realm = "/tok/60/plain"
+    c = basiq.new({ server = "http://0.0.0.0:" .. srv.port .. realm, apiKey = "a2V5OnNlY3JldA==" })
+    assert.has_error(function() c.clientToken("u1") end,
+      "basiq.clientToken: refusing to send credentials over plain http to a host other than loopback;"
+      .. " use https, or basiq.config{ allowInsecureHttp = true }")
+    assert.are.same({}, procs.get_json(srv.url .. realm .. "/stats").issued)
+    assert.is_string(c.config({ allowInsecureHttp = true }).clientToken("u1"))
+    assert.are.equal(1, #procs.get_json(srv.url .. realm .. "/stats").issued)
+    srv.stop()
     -- without credentials there is nothing to guard: the call goes out (and is refused)
     res, err = basiq.new({ server = "http://0.0.0.0:" .. procs.free_port(), retries = 0 }).getUser({ userId = "u" })
     assert.is_nil(res)

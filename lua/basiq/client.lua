@@ -71,6 +71,7 @@ local function check_server(who, url, level)
 end
 
 local function set_options(who, state, opts, level)
+  state.routes = {}
   for k, v in pairs(opts) do
     local kind = OPTIONS[k]
     if k == "server" then
@@ -199,17 +200,32 @@ local function insecure(url)
   return known
 end
 
--- Raises when op would carry the client's credentials over plain http to a
--- host other than loopback (who: "getUser", "batch: call 3", ...); base is
--- the call's base URL.
-local function guard_plain_http(state, op, base, who, level)
-  if not state.credential or not op.security[1] or state.allowInsecureHttp then return end
-  local bad = insecure_cache[base]
-  if bad == nil then bad = insecure(base) end
-  if bad then
+-- What calls of op take from the client's settings, worked out once per
+-- operation (state.routes is emptied whenever a setting changes): the base
+-- URL, automatic tokens, whether a failed attempt may be repeated, and
+-- whether credentials would cross plain http to a host other than loopback.
+local function route_of(state, name, op, server)
+  local scheme = op.security[1]
+  local base = base_url(state, server)
+  local r = {
+    base = base,
+    auto = state.apikey ~= nil and scheme ~= nil and scheme.kind == "bearer",
+    safe = SAFE_METHOD[op.method] or name == "postToken",
+    plain_http = state.credential ~= nil and scheme ~= nil and not state.allowInsecureHttp and insecure(base),
+  }
+  state.routes[op] = r
+  return r
+end
+
+-- op's route; raises when the call would carry credentials over plain http
+-- (who: "getUser", "batch: call 3", ...; level: as for error()).
+local function route(state, name, op, server, who, level)
+  local r = state.routes[op] or route_of(state, name, op, server)
+  if r.plain_http then
     error("basiq." .. who .. ": refusing to send credentials over plain http to a host other than loopback;"
       .. " use https, or basiq.config{ allowInsecureHttp = true }", level + 1)
   end
+  return r
 end
 
 -- Seconds to wait from a Retry-After header (delta-seconds or an HTTP date).
@@ -248,17 +264,12 @@ local function note_token(state, tok)
   issued[17] = nil
 end
 
--- One call on its way, with its retry state: run() drives one, batch many.
-local function start(state, name, op, base, req, deadline)
-  local scheme = op.security[1]
-  local c = {
-    name = name, req = req, deadline = deadline, retried = 0, renewed = false,
-    auto = state.apikey and scheme and scheme.kind == "bearer",
-    safe = SAFE_METHOD[op.method] or name == "postToken",
-    nh = #req.headers,
-  }
-  if not c.auto then apply_auth(state, op, req) end -- may add to the query
-  req.url = base .. req.path
+-- One call on its way (r: its route), with its retry state: run() drives
+-- one, batch many.
+local function start(state, name, op, r, req, deadline)
+  local c = { name = name, req = req, deadline = deadline, auto = r.auto, safe = r.safe, nh = #req.headers, retried = 0 }
+  if not r.auto then apply_auth(state, op, req) end -- may add to the query
+  req.url = r.base .. req.path
   if state.maxBodySize or state.caFile then req.max_body, req.cainfo = state.maxBodySize, state.caFile end
   return c
 end
@@ -320,16 +331,16 @@ local function settle(state, c, status, headers, body, sent)
   return false, wait
 end
 
--- Sends req (built by request.build) to base with retries, bounded by
--- deadline (transport seconds; now: the clock reading it came from, if
+-- Sends req (built by request.build) along route r with retries, bounded
+-- by deadline (transport seconds; now: the clock reading it came from, if
 -- just read). Auto-token calls renew and repeat once on a refusal.
-local function run(state, name, op, base, req, deadline, now)
+local function run(state, name, op, r, req, deadline, now)
   local t = state.transport
   if t.check then
     local perr = phase_error(state, name)
     if perr then return nil, perr end
   end
-  local c = start(state, name, op, base, req, deadline)
+  local c = start(state, name, op, r, req, deadline)
   while true do
     local ok, err = arm(state, c, now)
     if not ok then return nil, err end
@@ -343,17 +354,17 @@ end
 local function call(state, name, op, server, a, b, nargs)
   local req, msg = build(name, op, a, b, nargs)
   if not req then error(msg, 3) end
-  local base = state.server or server or DEFAULT_SERVER
-  guard_plain_http(state, op, base, name, 3)
+  local r = route(state, name, op, server, name, 3)
   local now = state.transport.now()
-  return run(state, name, op, base, req, now + state.timeout / 1000, now)
+  return run(state, name, op, r, req, now + state.timeout / 1000, now)
 end
 
 -- POST /token with the API key; returns token, expires_in | nil, err.
 function M.fetch_token(state, form, deadline)
   local op, server = find_op(state, "postToken")
   local req = assert(build("postToken", op, form, TOKEN_VERSION, 2))
-  local res, err = run(state, "postToken", op, base_url(state, server), req, deadline)
+  -- unguarded here: the call that needs the token (or clientToken) checked first
+  local res, err = run(state, "postToken", op, state.routes[op] or route_of(state, "postToken", op, server), req, deadline)
   if not res then return nil, err end
   local d = res.data
   if type(d) ~= "table" or type(d.access_token) ~= "string" or d.access_token == ""
@@ -383,7 +394,7 @@ end
 function M.new(opts, target)
   if opts ~= nil and type(opts) ~= "table" then error("basiq.new: options must be a table", 3) end
   local state = {
-    extra = {}, timeout = 60000, connectTimeout = 10000, secrets = {}, issued = {},
+    extra = {}, routes = {}, timeout = 60000, connectTimeout = 10000, secrets = {}, issued = {},
     retries = 2, retryDelay = 100, retryMaxDelay = 2000, transport = default_transport(),
   }
   state.store = fresh_store(state)
@@ -406,6 +417,7 @@ function M.new(opts, target)
       lines = setmetatable({}, { __mode = "k" }),
     }
     state.secrets = { value, bare }
+    state.routes = {}
     local key = value:match("^[Bb]asic%s") and value or nil
     if key ~= state.apikey then -- tokens belong to the key they came from
       state.apikey = key
@@ -433,6 +445,8 @@ function M.new(opts, target)
     if not state.apikey then
       error("basiq.clientToken: needs an API key: basiq.auth(\"Basic <key>\") or basiq.new{ apiKey = ... }", 2)
     end
+    local op, server = find_op(state, "postToken")
+    route(state, "postToken", op, server, "clientToken", 2) -- the API key goes out: never over plain http
     -- before token.get, whose wait for another renewal could not sleep here
     local perr = phase_error(state, "clientToken")
     if perr then return nil, perr end
@@ -446,6 +460,7 @@ function M.new(opts, target)
 
   function client.server(url)
     state.server = check_server("server", url, 3)
+    state.routes = {}
     return client
   end
 
@@ -497,8 +512,8 @@ function M.new(opts, target)
     local a, b = ...
     local req, msg = build(name, op, a, b, select("#", ...))
     if not req then error(msg, 2) end
-    local base = base_url(state, server)
-    guard_plain_http(state, op, base, "paginate", 2)
+    local r = route(state, name, op, server, "paginate", 2)
+    local base = r.base
     local headers, pending = req.headers, nil -- pending: an error due on the next turn
     return function()
       if pending then
@@ -512,7 +527,7 @@ function M.new(opts, target)
       local h = {}
       for i = 1, #headers do h[i] = headers[i] end
       this.headers = h
-      local res, err = run(state, name, op, base, this, deadline_of(state))
+      local res, err = run(state, name, op, r, this, deadline_of(state))
       if not res then return false, err end
       local links = type(res.data) == "table" and res.data.links
       local nxt = type(links) == "table" and links.next
@@ -564,9 +579,8 @@ function M.new(opts, target)
       local nargs = spec[3] ~= nil and 2 or spec[2] ~= nil and 1 or 0
       local req, msg = build(name, op, spec[2], spec[3], nargs)
       if not req then error("basiq.batch: call " .. i .. ": " .. msg, 2) end
-      local base = base_url(state, server)
-      guard_plain_http(state, op, base, "batch: call " .. i, 2)
-      pending[#pending + 1] = start(state, name, op, base, req, deadline)
+      local r = route(state, name, op, server, "batch: call " .. i, 2)
+      pending[#pending + 1] = start(state, name, op, r, req, deadline)
       pending[#pending].index = i
     end
     while #pending > 0 do
