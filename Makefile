@@ -101,7 +101,9 @@ fuzz: deps $(FUZZERS)
 	done; exit $$status
 
 # Performance beside raw libcurl and the JavaScript SDK core (not part of
-# test; its npm packages are installed here only). BENCH_ROUNDS, BENCH_CALLS.
+# test; its npm packages are installed here only; about three minutes).
+# BENCH_ROUNDS, BENCH_CALLS, BENCH_SLOW_ROUNDS, BENCH_LAYOUTS, BENCH_COUNT=0:
+# see bench/run.lua.
 bench: deps build build/rawcurl
 	$(MAKE) --no-print-directory LUA=luajit build
 	@[ bench/package-lock.json -ot bench/node_modules/.stamp ] 2>/dev/null || \
