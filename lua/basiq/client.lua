@@ -186,6 +186,17 @@ local function decode(headers, body)
   return body
 end
 
+-- 127.x.y.z with each part plain decimal up to 255: libcurl resolves
+-- anything else (127.0.0.256, 127.0.0.09) as a name, which may lead anywhere.
+local function loopback_v4(host)
+  local b, c, d = host:match("^127%.(%d+)%.(%d+)%.(%d+)$")
+  if not b then return false end
+  for _, part in ipairs({ b, c, d }) do
+    if not (part == "0" or part:find("^[1-9]%d?%d?$") and tonumber(part) <= 255) then return false end
+  end
+  return true
+end
+
 -- Credentials go over plain http only to loopback, unless the user opted in.
 local insecure_cache, cached = {}, 0
 local function insecure(url)
@@ -195,7 +206,7 @@ local function insecure(url)
   cached = cached + 1
   local host = url:match("^[Hh][Tt][Tt][Pp]://([^/?#]*)")
   if host then host = host:gsub("^.*@", ""):gsub(":%d*$", ""):lower() end
-  known = host ~= nil and not (host == "localhost" or host == "[::1]" or host:match("^127%.%d+%.%d+%.%d+$") ~= nil)
+  known = host ~= nil and not (host == "localhost" or host == "[::1]" or loopback_v4(host))
   insecure_cache[url] = known
   return known
 end
