@@ -191,6 +191,34 @@ describe("plain http", function()
     assert.are.equal("connect", err.code)
   end)
 
+  -- A document of one operation (GetWidget, GET /w, key in X-Key) whose server is url.
+  local function widget_doc(url)
+    local path = os.tmpname()
+    local f = assert(io.open(path, "wb"))
+    f:write(cjson.encode({ openapi = "3.0.0", servers = { { url = url } },
+      components = { securitySchemes = { k = { type = "apiKey", name = "X-Key", ["in"] = "header" } } },
+      security = { { k = {} } },
+      paths = { ["/w"] = { get = { operationId = "GetWidget", responses = { ["200"] = { description = "ok" } } } } } }))
+    f:close()
+    return path
+  end
+
+  it("refuses a loaded document's server that libcurl reads as plain http without saying so", function()
+    -- libcurl guesses http:// for "host:port" and takes "http:/host" as http://host:
+    -- both sent the key in clear to 0.0.0.0
+    local srv = procs.httpd()
+    for _, url in ipairs({ "0.0.0.0:" .. srv.port, "http:/0.0.0.0:" .. srv.port }) do
+      local path = widget_doc(url)
+      local c = basiq.new({ retries = 0 }).auth("s3cret-key")
+      assert.are.equal(1, c.load(path))
+      os.remove(path)
+      assert.has_error(function() c.getWidget() end,
+        "basiq.getWidget: refusing to send credentials over plain http to a host other than loopback;"
+        .. " use https, or basiq.config{ allowInsecureHttp = true }")
+    end
+    srv.stop()
+  end)
+
   it("takes only 127.x.y.z in plain decimal for loopback, not names libcurl resolves", function()
     -- libcurl does not read these as addresses: it resolves them as names
     -- (DNS, /etc/hosts), so they may lead anywhere

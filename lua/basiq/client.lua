@@ -207,6 +207,9 @@ local function insecure(url)
   local host = url:match("^[Hh][Tt][Tt][Pp]://([^/?#]*)")
   if host then host = host:gsub("^.*@", ""):gsub(":%d*$", ""):lower() end
   known = host ~= nil and not (host == "localhost" or host == "[::1]" or loopback_v4(host))
+    -- a loaded document's server is not checked like basiq.server(): libcurl
+    -- reads "host:port" and "http:/host" as plain http too
+    or host == nil and not url:find("^[Hh][Tt][Tt][Pp][Ss]://")
   insecure_cache[url] = known
   return known
 end
