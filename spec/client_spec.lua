@@ -185,6 +185,26 @@ describe("client over HTTP", function()
     assert.matches("^basiq.load: ", err)
   end)
 
+  it("refuses a loaded document whose path would change the host the credential goes to", function()
+    -- the path is appended to the server URL: "@0.0.0.0:<port>/w" after
+    -- http://127.0.0.1:<port> made libcurl send the key to 0.0.0.0, past
+    -- the plain-http guard (it judges the server URL alone)
+    local path = os.tmpname()
+    local f = assert(io.open(path, "wb"))
+    f:write(require("cjson").encode({ openapi = "3.0.0", servers = { { url = srv.url } },
+      components = { securitySchemes = { k = { type = "apiKey", name = "X-Key", ["in"] = "header" } } },
+      security = { { k = {} } },
+      paths = { ["@0.0.0.0:" .. srv.port .. "/w"] = { get = { operationId = "GetWidget",
+        responses = { ["200"] = { description = "ok" } } } } } }))
+    f:close()
+    local c = basiq.new().auth("s3cret-key")
+    local n, err = c.load(path)
+    os.remove(path)
+    assert.is_nil(n)
+    assert.are.equal("basiq.load: " .. path .. ": path '@0.0.0.0:" .. srv.port .. "/w' does not begin with /", err)
+    assert.is_nil(c.getWidget)
+  end)
+
   it("refuses a server that is not http or https, and bad options", function()
     assert.has_error(function() basiq.new({ server = "ftp://127.0.0.1/" }) end,
       "basiq.new: server must be an http:// or https:// URL")
