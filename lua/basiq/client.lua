@@ -227,6 +227,12 @@ local function route_of(state, name, op, server)
     safe = SAFE_METHOD[op.method] or name == "postToken",
     plain_http = state.credential ~= nil and scheme ~= nil and not state.allowInsecureHttp and insecure(base),
   }
+  if r.auto and not state.allowInsecureHttp and not r.plain_http then
+    -- its tokens come from postToken with the API key, perhaps from another
+    -- server (a loaded document may define postToken)
+    local _, token_server = find_op(state, "postToken")
+    r.plain_http = insecure(base_url(state, token_server))
+  end
   state.routes[op] = r
   return r
 end
@@ -504,6 +510,7 @@ function M.new(opts, target)
       if not helpers[name] then rawset(client, name, nil) end -- drop a cached function
       n = n + 1
     end
+    state.routes = {} -- a new postToken changes where every call's tokens come from
     return n
   end
 
