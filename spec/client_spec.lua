@@ -153,6 +153,34 @@ describe("client over HTTP", function()
     end
   end)
 
+  it("redacts a credential sent percent-encoded (apiKey in query or cookie) that a server echoes", function()
+    local KEY64 = "a2V5OnNlY3JldA==" -- as base64 keys are: "=" goes out as %3D
+    for _, where in ipairs({ "query", "cookie" }) do
+      local path = os.tmpname()
+      local f = assert(io.open(path, "wb"))
+      f:write(require("cjson").encode({ openapi = "3.0.0", servers = { { url = "https://api.example.com" } },
+        components = { securitySchemes = { k = { type = "apiKey", name = "api_key", ["in"] = where } } },
+        security = { { k = {} } },
+        paths = { ["/w"] = { get = { operationId = "GetWidget", responses = { ["200"] = { description = "ok" } } } } } }))
+      f:close()
+      -- a server that names the request it could not serve
+      local c = basiq.new({ transport = function(req)
+        return 400, { ["content-type"] = "application/json" }, require("cjson").encode({ title = "Bad request",
+          detail = "Cannot serve " .. req.url .. " with " .. table.concat(req.headers, "; ") })
+      end })
+      c.load(path)
+      os.remove(path)
+      local _, err = c.auth(KEY64).getWidget()
+      assert.are.equal(400, err.status)
+      local escaped = core.escape(KEY64)
+      assert.are_not.equal(KEY64, escaped)
+      for _, text in ipairs({ tostring(err), err.detail, require("cjson").encode(err.data) }) do
+        assert.is_nil(text:find(escaped, 1, true), "credential leaked into: " .. text)
+      end
+      assert.matches("[redacted]", err.detail, 1, true)
+    end
+  end)
+
   it("keeps clients independent, and the module is the default client", function()
     local a = basiq.new({ server = srv.url .. "/status/404" })
     local b = basiq.new({ server = srv.url })

@@ -437,6 +437,8 @@ function M.new(opts, target)
       lines = setmetatable({}, { __mode = "k" }),
     }
     state.secrets = { value, bare }
+    local escaped = escape(value) -- as an apiKey in a query or cookie goes out (apply_auth)
+    if escaped ~= value then state.secrets[#state.secrets + 1] = escaped end
     state.routes = {}
     local key = value:match("^[Bb]asic%s") and value or nil
     if key ~= state.apikey then -- tokens belong to the key they came from
