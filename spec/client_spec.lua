@@ -153,6 +153,34 @@ describe("client over HTTP", function()
     end
   end)
 
+  it("redacts a credential sent percent-encoded (apiKey in query or cookie) that a server echoes", function()
+    local KEY64 = "a2V5OnNlY3JldA==" -- as base64 keys are: "=" goes out as %3D
+    for _, where in ipairs({ "query", "cookie" }) do
+      local path = os.tmpname()
+      local f = assert(io.open(path, "wb"))
+      f:write(require("cjson").encode({ openapi = "3.0.0", servers = { { url = "https://api.example.com" } },
+        components = { securitySchemes = { k = { type = "apiKey", name = "api_key", ["in"] = where } } },
+        security = { { k = {} } },
+        paths = { ["/w"] = { get = { operationId = "GetWidget", responses = { ["200"] = { description = "ok" } } } } } }))
+      f:close()
+      -- a server that names the request it could not serve
+      local c = basiq.new({ transport = function(req)
+        return 400, { ["content-type"] = "application/json" }, require("cjson").encode({ title = "Bad request",
+          detail = "Cannot serve " .. req.url .. " with " .. table.concat(req.headers, "; ") })
+      end })
+      c.load(path)
+      os.remove(path)
+      local _, err = c.auth(KEY64).getWidget()
+      assert.are.equal(400, err.status)
+      local escaped = core.escape(KEY64)
+      assert.are_not.equal(KEY64, escaped)
+      for _, text in ipairs({ tostring(err), err.detail, require("cjson").encode(err.data) }) do
+        assert.is_nil(text:find(escaped, 1, true), "credential leaked into: " .. text)
+      end
+      assert.matches("[redacted]", err.detail, 1, true)
+    end
+  end)
+
   it("keeps clients independent, and the module is the default client", function()
     local a = basiq.new({ server = srv.url .. "/status/404" })
     local b = basiq.new({ server = srv.url })
@@ -183,6 +211,26 @@ describe("client over HTTP", function()
     local n, err = c.load("/nonexistent.json")
     assert.is_nil(n)
     assert.matches("^basiq.load: ", err)
+  end)
+
+  it("refuses a loaded document whose path would change the host the credential goes to", function()
+    -- the path is appended to the server URL: "@0.0.0.0:<port>/w" after
+    -- http://127.0.0.1:<port> made libcurl send the key to 0.0.0.0, past
+    -- the plain-http guard (it judges the server URL alone)
+    local path = os.tmpname()
+    local f = assert(io.open(path, "wb"))
+    f:write(require("cjson").encode({ openapi = "3.0.0", servers = { { url = srv.url } },
+      components = { securitySchemes = { k = { type = "apiKey", name = "X-Key", ["in"] = "header" } } },
+      security = { { k = {} } },
+      paths = { ["@0.0.0.0:" .. srv.port .. "/w"] = { get = { operationId = "GetWidget",
+        responses = { ["200"] = { description = "ok" } } } } } }))
+    f:close()
+    local c = basiq.new().auth("s3cret-key")
+    local n, err = c.load(path)
+    os.remove(path)
+    assert.is_nil(n)
+    assert.are.equal("basiq.load: " .. path .. ": path '@0.0.0.0:" .. srv.port .. "/w' does not begin with /", err)
+    assert.is_nil(c.getWidget)
   end)
 
   it("refuses a server that is not http or https, and bad options", function()

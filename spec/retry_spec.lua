@@ -190,4 +190,77 @@ describe("plain http", function()
     assert.is_nil(res)
     assert.are.equal("connect", err.code)
   end)
+
+  -- A document of one operation (GetWidget, GET /w, key in X-Key) whose server is url.
+  local function widget_doc(url)
+    local path = os.tmpname()
+    local f = assert(io.open(path, "wb"))
+    f:write(cjson.encode({ openapi = "3.0.0", servers = { { url = url } },
+      components = { securitySchemes = { k = { type = "apiKey", name = "X-Key", ["in"] = "header" } } },
+      security = { { k = {} } },
+      paths = { ["/w"] = { get = { operationId = "GetWidget", responses = { ["200"] = { description = "ok" } } } } } }))
+    f:close()
+    return path
+  end
+
+  it("refuses a loaded document's server that libcurl reads as plain http without saying so", function()
+    -- libcurl guesses http:// for "host:port" and takes "http:/host" as http://host:
+    -- both sent the key in clear to 0.0.0.0
+    local srv = procs.httpd()
+    for _, url in ipairs({ "0.0.0.0:" .. srv.port, "http:/0.0.0.0:" .. srv.port }) do
+      local path = widget_doc(url)
+      local c = basiq.new({ retries = 0 }).auth("s3cret-key")
+      assert.are.equal(1, c.load(path))
+      os.remove(path)
+      assert.has_error(function() c.getWidget() end,
+        "basiq.getWidget: refusing to send credentials over plain http to a host other than loopback;"
+        .. " use https, or basiq.config{ allowInsecureHttp = true }")
+    end
+    srv.stop()
+  end)
+
+  it("takes only 127.x.y.z in plain decimal for loopback, not names libcurl resolves", function()
+    -- libcurl does not read these as addresses: it resolves them as names
+    -- (DNS, /etc/hosts), so they may lead anywhere
+    local sent = {}
+    local c = basiq.new({ transport = function(req) sent[#sent + 1] = req.url; return 200, {}, "" end }).auth("tok")
+    for _, host in ipairs({ "127.0.0.256", "127.0.0.09", "127.1.2.99999999999999999999" }) do
+      c.server("http://" .. host)
+      assert.has_error(function() c.getUser({ userId = "u1" }) end,
+        "basiq.getUser: refusing to send credentials over plain http to a host other than loopback;"
+        .. " use https, or basiq.config{ allowInsecureHttp = true }")
+    end
+    assert.are.same({}, sent)
+    for _, host in ipairs({ "127.0.0.1", "127.255.0.10", "localhost", "[::1]" }) do
+      assert(c.server("http://" .. host .. ":8080").getUser({ userId = "u1" }))
+    end
+    assert.are.equal(4, #sent)
+    -- What libcurl does with such a name, where /etc/hosts (as a DNS answer
+    -- could) maps 127.0.0.256 to 0.0.0.0: in a user and mount namespace of
+    -- its own, with DNS pointed at loopback so that nothing leaves the machine.
+    if not procs.execute("unshare -rm true 2>/dev/null") then
+      pending("unshare -rm is not permitted here")
+      return
+    end
+    local srv = procs.httpd()
+    local hosts, resolv, script = os.tmpname(), os.tmpname(), os.tmpname()
+    local function write(p, s) local f = assert(io.open(p, "wb")); f:write(s); f:close() end
+    write(hosts, "0.0.0.0 127.0.0.256\n")
+    write(resolv, "nameserver 127.0.0.1\n")
+    write(script, "local b = require('basiq')\n"
+      .. "local c = b.new({ server = 'http://127.0.0.256:" .. srv.port .. "', retries = 0 }).auth('s3cret-key')\n"
+      .. "local ok, res, err = pcall(c.getUser, { userId = 'u1' })\n"
+      .. "print(ok and res and res.data.headers.authorization or tostring(ok and err or res))\n")
+    local q = procs.sh_quote
+    local p = assert(io.popen("cd " .. q(procs.ROOT) .. " && unshare -rm sh -c "
+      .. q("mount --bind " .. q(hosts) .. " /etc/hosts && mount --bind " .. q(resolv) .. " /etc/resolv.conf"
+        .. " && LUA_PATH_5_4='lua/?.lua;lua/?/init.lua;;' LUA_CPATH_5_4='build/lua5.4/?.so;;' lua5.4 " .. q(script))
+      .. " 2>&1"))
+    local out = p:read("*a")
+    p:close()
+    srv.stop()
+    os.remove(hosts); os.remove(resolv); os.remove(script)
+    assert.is_nil(out:find("s3cret-key", 1, true), "the credential went to 0.0.0.0 over plain http: " .. out)
+    assert.matches("refusing to send credentials over plain http", out, 1, true)
+  end)
 end)

@@ -219,4 +219,60 @@ describe("automatic tokens", function()
     end
     assert.are.equal(1, #issued())
   end)
+
+  it("never fetches a token over plain http when the call itself may go", function()
+    -- A loaded document may define postToken (it replaces the built-in one).
+    -- Its server, not the call's, gets the API key: the call's own guard
+    -- did not cover it. No network here: a transport stands in.
+    local sent, refuse = {}, false
+    local transport = function(req)
+      sent[#sent + 1] = req.url
+      if refuse then -- once: the token is refused, so a new one is fetched
+        refuse = false
+        return 401, { ["content-type"] = "application/json" }, "{}"
+      elseif req.url:find("/token$") then
+        return 200, { ["content-type"] = "application/json" }, cjson.encode({ access_token = "t" .. #sent, expires_in = 3600 })
+      end
+      return 200, { ["content-type"] = "application/json" }, "{}"
+    end
+    local function doc(paths)
+      local path = os.tmpname()
+      local f = assert(io.open(path, "wb"))
+      f:write(cjson.encode({ openapi = "3.0.0", servers = { { url = "http://127.0.0.1:9/api" } },
+        components = { securitySchemes = { b = { type = "http", scheme = "bearer" },
+          k = { type = "apiKey", name = "Authorization", ["in"] = "header" } } },
+        paths = paths }))
+      f:close()
+      return path
+    end
+    local widget = { ["/w"] = { get = { operationId = "GetWidget", security = { { b = {} } },
+      responses = { ["200"] = { description = "ok" } } } } }
+    local tokens = { ["/token"] = { post = { operationId = "PostToken", security = { { k = {} } },
+      servers = { { url = "http://0.0.0.0:9/api" } },
+      parameters = { { name = "basiq-version", ["in"] = "header", required = true, schema = { type = "string" } } },
+      requestBody = { content = { ["application/x-www-form-urlencoded"] = { schema = { type = "object" } } } },
+      responses = { ["200"] = { description = "ok" } } } } }
+    local refusal = "basiq.getWidget: refusing to send credentials over plain http to a host other than loopback;"
+      .. " use https, or basiq.config{ allowInsecureHttp = true }"
+    local both = doc({ ["/w"] = widget["/w"], ["/token"] = tokens["/token"] })
+    local c = basiq.new({ apiKey = KEY, transport = transport })
+    assert.are.equal(2, c.load(both))
+    assert.has_error(function() c.getWidget() end, refusal)
+    assert.are.same({}, sent)
+    -- the same when postToken arrives after the call was first made
+    local w, t = doc(widget), doc(tokens)
+    c = basiq.new({ apiKey = KEY, transport = transport })
+    c.load(w)
+    assert(c.getWidget())
+    assert.are.same({ "https://au-api.basiq.io/token", "http://127.0.0.1:9/api/w" }, sent)
+    c.load(t)
+    refuse = true
+    assert.has_error(function() c.getWidget() end, refusal)
+    assert.are.equal(2, #sent)
+    -- opting in lifts it
+    assert(c.config({ allowInsecureHttp = true }).getWidget())
+    assert.are.same({ "http://127.0.0.1:9/api/w", "http://0.0.0.0:9/api/token", "http://127.0.0.1:9/api/w" },
+      { sent[3], sent[4], sent[5] })
+    for _, p in ipairs({ both, w, t }) do os.remove(p) end
+  end)
 end)

@@ -186,6 +186,17 @@ local function decode(headers, body)
   return body
 end
 
+-- 127.x.y.z with each part plain decimal up to 255: libcurl resolves
+-- anything else (127.0.0.256, 127.0.0.09) as a name, which may lead anywhere.
+local function loopback_v4(host)
+  local b, c, d = host:match("^127%.(%d+)%.(%d+)%.(%d+)$")
+  if not b then return false end
+  for _, part in ipairs({ b, c, d }) do
+    if not (part == "0" or part:find("^[1-9]%d?%d?$") and tonumber(part) <= 255) then return false end
+  end
+  return true
+end
+
 -- Credentials go over plain http only to loopback, unless the user opted in.
 local insecure_cache, cached = {}, 0
 local function insecure(url)
@@ -195,7 +206,10 @@ local function insecure(url)
   cached = cached + 1
   local host = url:match("^[Hh][Tt][Tt][Pp]://([^/?#]*)")
   if host then host = host:gsub("^.*@", ""):gsub(":%d*$", ""):lower() end
-  known = host ~= nil and not (host == "localhost" or host == "[::1]" or host:match("^127%.%d+%.%d+%.%d+$") ~= nil)
+  known = host ~= nil and not (host == "localhost" or host == "[::1]" or loopback_v4(host))
+    -- a loaded document's server is not checked like basiq.server(): libcurl
+    -- reads "host:port" and "http:/host" as plain http too
+    or host == nil and not url:find("^[Hh][Tt][Tt][Pp][Ss]://")
   insecure_cache[url] = known
   return known
 end
@@ -213,6 +227,12 @@ local function route_of(state, name, op, server)
     safe = SAFE_METHOD[op.method] or name == "postToken",
     plain_http = state.credential ~= nil and scheme ~= nil and not state.allowInsecureHttp and insecure(base),
   }
+  if r.auto and not state.allowInsecureHttp and not r.plain_http then
+    -- its tokens come from postToken with the API key, perhaps from another
+    -- server (a loaded document may define postToken)
+    local _, token_server = find_op(state, "postToken")
+    r.plain_http = insecure(base_url(state, token_server))
+  end
   state.routes[op] = r
   return r
 end
@@ -417,6 +437,8 @@ function M.new(opts, target)
       lines = setmetatable({}, { __mode = "k" }),
     }
     state.secrets = { value, bare }
+    local escaped = escape(value) -- as an apiKey in a query or cookie goes out (apply_auth)
+    if escaped ~= value then state.secrets[#state.secrets + 1] = escaped end
     state.routes = {}
     local key = value:match("^[Bb]asic%s") and value or nil
     if key ~= state.apikey then -- tokens belong to the key they came from
@@ -490,6 +512,7 @@ function M.new(opts, target)
       if not helpers[name] then rawset(client, name, nil) end -- drop a cached function
       n = n + 1
     end
+    state.routes = {} -- a new postToken changes where every call's tokens come from
     return n
   end
 

@@ -167,6 +167,8 @@ function M.compile(doc, api)
   for _, s in ipairs(doc.servers or {}) do servers[#servers + 1] = s.url end
   local ops = {}
   for path, item in pairs(doc.paths) do
+    -- appended to the server URL: anything else could change its host or port
+    if type(path) ~= "string" or path:sub(1, 1) ~= "/" then error("path '" .. tostring(path) .. "' does not begin with /", 0) end
     item = resolve(doc, item) or {}
     for _, method in ipairs(METHODS) do
       local op = item[method]
