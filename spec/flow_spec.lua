@@ -50,6 +50,34 @@ describe("basiq.paginate", function()
     assert.matches("links.next leads away from the client's server", seen[2].message, 1, true)
   end)
 
+  it("sends each page with the credential set by then, automatic tokens included", function()
+    local key = "bXktYXBpLWtleTpzZWNyZXQtdmFsdWU="
+    local seen = {} -- each request's Authorization line
+    local function transport(req)
+      local auth
+      for _, line in ipairs(req.headers) do auth = line:match("^Authorization: (.*)$") or auth end
+      local json = { ["content-type"] = "application/json" }
+      if req.url:find("/token$") then
+        seen[#seen + 1] = "token: " .. tostring(auth)
+        return 200, json, cjson.encode({ access_token = "T1", expires_in = 3600 })
+      end
+      seen[#seen + 1] = auth
+      local k = tonumber(req.url:match("next=c(%d+)") or "1")
+      local page = { data = { { id = "t" .. k } } }
+      if k < 3 then page.links = { next = "https://api.test/users/u1/transactions?next=c" .. (k + 1) } end
+      return 200, json, cjson.encode(page)
+    end
+    local c = basiq.new({ server = "https://api.test", transport = transport }).auth("manual")
+    local pages = 0
+    for res, err in c.paginate("getTransactions", { userId = "u1" }) do
+      assert.is_nil(err)
+      assert.are.equal(200, res.status)
+      pages = pages + 1
+      if pages == 1 then c.auth("Basic " .. key) elseif pages == 2 then c.auth("manual2") end
+    end
+    assert.are.same({ "Bearer manual", "token: Basic " .. key, "Bearer T1", "Bearer manual2" }, seen)
+  end)
+
   it("refuses what cannot be paged, naming the operation", function()
     assert.has_error(function() basiq.paginate("nope", {}) end, "basiq.paginate: unknown operation 'nope'")
     assert.has_error(function() basiq.paginate("createUser", {}) end,

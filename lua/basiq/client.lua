@@ -550,7 +550,9 @@ function M.new(opts, target)
       local h = {}
       for i = 1, #headers do h[i] = headers[i] end
       this.headers = h
-      local res, err = run(state, name, op, r, this, deadline_of(state))
+      -- the route as the settings are now: auth() may have changed between pages
+      local res, err = run(state, name, op, state.routes[op] or route_of(state, name, op, server), this,
+        deadline_of(state))
       if not res then return false, err end
       local links = type(res.data) == "table" and res.data.links
       local nxt = type(links) == "table" and links.next
