@@ -78,6 +78,23 @@ describe("basiq.paginate", function()
     assert.are.same({ "Bearer manual", "token: Basic " .. key, "Bearer T1", "Bearer manual2" }, seen)
   end)
 
+  it("checks each page against plain http, as the settings are by then", function()
+    local sent = 0
+    local function transport(req)
+      sent = sent + 1
+      return 200, { ["content-type"] = "application/json" }, cjson.encode({ data = {},
+        links = { next = req.url:gsub("%?.*$", "") .. "?next=c" .. sent } })
+    end
+    local c = basiq.new({ server = "https://api.test", transport = transport }).auth("tok")
+    local iter = c.paginate("getTransactions", { userId = "u1" })
+    assert.are.equal(200, iter().status)
+    c.server("http://api.example.com")
+    assert.has_error(function() iter() end,
+      "basiq.paginate: refusing to send credentials over plain http to a host other than loopback;"
+      .. " use https, or basiq.config{ allowInsecureHttp = true }")
+    assert.are.equal(1, sent)
+  end)
+
   it("refuses what cannot be paged, naming the operation", function()
     assert.has_error(function() basiq.paginate("nope", {}) end, "basiq.paginate: unknown operation 'nope'")
     assert.has_error(function() basiq.paginate("createUser", {}) end,

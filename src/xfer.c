@@ -307,7 +307,7 @@ int basiq_xfer_push(lua_State *L, basiq_xfer *x, CURLcode rc) {
   long status = 0;
   if (rc == CURLE_OK) rc = curl_easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &status);
   if (rc == CURLE_OK) {
-    const char *p = x->head.data, *end = p + x->head.len;
+    const char *p = x->head.data, *end = p ? p + x->head.len : NULL; /* no arithmetic on NULL */
     int lines = 0;
     while (p && (p = memchr(p, '\n', (size_t)(end - p))) != NULL) { lines++; p++; }
     lua_pushinteger(L, status);

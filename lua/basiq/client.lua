@@ -550,9 +550,10 @@ function M.new(opts, target)
       local h = {}
       for i = 1, #headers do h[i] = headers[i] end
       this.headers = h
-      -- the route as the settings are now: auth() may have changed between pages
-      local res, err = run(state, name, op, state.routes[op] or route_of(state, name, op, server), this,
-        deadline_of(state))
+      -- the route as the settings are now: auth() or server() may have changed
+      -- between pages, so the plain-http check is made again too
+      local now_route = route(state, name, op, server, "paginate", 2)
+      local res, err = run(state, name, op, now_route, this, deadline_of(state))
       if not res then return false, err end
       local links = type(res.data) == "table" and res.data.links
       local nxt = type(links) == "table" and links.next
