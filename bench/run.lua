@@ -244,8 +244,9 @@ local function others(url)
 end
 
 -- Instructions per call under callgrind: the count for 3,000 calls less the
--- count for 1,000 (start-up and warm-up cancel out), over 2,000. Exact and
--- the same on any load; the client's own work only (not nginx, not the kernel).
+-- count for 1,000 (start-up and warm-up cancel out), over 2,000. Load does
+-- not change it (hash seeds and memory layout move it by about 1% between
+-- runs); the client's own work only (not nginx, not the kernel).
 local function counts(url)
   io.stderr:write("bench: instructions per call (callgrind)\n")
   local per = {}
