@@ -156,13 +156,10 @@ describe("client over HTTP", function()
   it("redacts a credential sent percent-encoded (apiKey in query or cookie) that a server echoes", function()
     local KEY64 = "a2V5OnNlY3JldA==" -- as base64 keys are: "=" goes out as %3D
     for _, where in ipairs({ "query", "cookie" }) do
-      local path = os.tmpname()
-      local f = assert(io.open(path, "wb"))
-      f:write(require("cjson").encode({ openapi = "3.0.0", servers = { { url = "https://api.example.com" } },
+      local path = procs.temp_file({ openapi = "3.0.0", servers = { { url = "https://api.example.com" } },
         components = { securitySchemes = { k = { type = "apiKey", name = "api_key", ["in"] = where } } },
         security = { { k = {} } },
-        paths = { ["/w"] = { get = { operationId = "GetWidget", responses = { ["200"] = { description = "ok" } } } } } }))
-      f:close()
+        paths = { ["/w"] = { get = { operationId = "GetWidget", responses = { ["200"] = { description = "ok" } } } } } })
       -- a server that names the request it could not serve
       local c = basiq.new({ transport = function(req)
         return 400, { ["content-type"] = "application/json" }, require("cjson").encode({ title = "Bad request",
@@ -217,14 +214,11 @@ describe("client over HTTP", function()
     -- the path is appended to the server URL: "@0.0.0.0:<port>/w" after
     -- http://127.0.0.1:<port> made libcurl send the key to 0.0.0.0, past
     -- the plain-http guard (it judges the server URL alone)
-    local path = os.tmpname()
-    local f = assert(io.open(path, "wb"))
-    f:write(require("cjson").encode({ openapi = "3.0.0", servers = { { url = srv.url } },
+    local path = procs.temp_file({ openapi = "3.0.0", servers = { { url = srv.url } },
       components = { securitySchemes = { k = { type = "apiKey", name = "X-Key", ["in"] = "header" } } },
       security = { { k = {} } },
       paths = { ["@0.0.0.0:" .. srv.port .. "/w"] = { get = { operationId = "GetWidget",
-        responses = { ["200"] = { description = "ok" } } } } } }))
-    f:close()
+        responses = { ["200"] = { description = "ok" } } } } } })
     local c = basiq.new().auth("s3cret-key")
     local n, err = c.load(path)
     os.remove(path)

@@ -193,14 +193,10 @@ describe("plain http", function()
 
   -- A document of one operation (GetWidget, GET /w, key in X-Key) whose server is url.
   local function widget_doc(url)
-    local path = os.tmpname()
-    local f = assert(io.open(path, "wb"))
-    f:write(cjson.encode({ openapi = "3.0.0", servers = { { url = url } },
+    return procs.temp_file({ openapi = "3.0.0", servers = { { url = url } },
       components = { securitySchemes = { k = { type = "apiKey", name = "X-Key", ["in"] = "header" } } },
       security = { { k = {} } },
-      paths = { ["/w"] = { get = { operationId = "GetWidget", responses = { ["200"] = { description = "ok" } } } } } }))
-    f:close()
-    return path
+      paths = { ["/w"] = { get = { operationId = "GetWidget", responses = { ["200"] = { description = "ok" } } } } } })
   end
 
   it("refuses a loaded document's server that libcurl reads as plain http without saying so", function()
@@ -243,11 +239,8 @@ describe("plain http", function()
       return
     end
     local srv = procs.httpd()
-    local hosts, resolv, script = os.tmpname(), os.tmpname(), os.tmpname()
-    local function write(p, s) local f = assert(io.open(p, "wb")); f:write(s); f:close() end
-    write(hosts, "0.0.0.0 127.0.0.256\n")
-    write(resolv, "nameserver 127.0.0.1\n")
-    write(script, "local b = require('basiq')\n"
+    local hosts, resolv = procs.temp_file("0.0.0.0 127.0.0.256\n"), procs.temp_file("nameserver 127.0.0.1\n")
+    local script = procs.temp_file("local b = require('basiq')\n"
       .. "local c = b.new({ server = 'http://127.0.0.256:" .. srv.port .. "', retries = 0 }).auth('s3cret-key')\n"
       .. "local ok, res, err = pcall(c.getUser, { userId = 'u1' })\n"
       .. "print(ok and res and res.data.headers.authorization or tostring(ok and err or res))\n")

@@ -236,14 +236,10 @@ describe("automatic tokens", function()
       return 200, { ["content-type"] = "application/json" }, "{}"
     end
     local function doc(paths)
-      local path = os.tmpname()
-      local f = assert(io.open(path, "wb"))
-      f:write(cjson.encode({ openapi = "3.0.0", servers = { { url = "http://127.0.0.1:9/api" } },
+      return procs.temp_file({ openapi = "3.0.0", servers = { { url = "http://127.0.0.1:9/api" } },
         components = { securitySchemes = { b = { type = "http", scheme = "bearer" },
           k = { type = "apiKey", name = "Authorization", ["in"] = "header" } } },
-        paths = paths }))
-      f:close()
-      return path
+        paths = paths })
     end
     local widget = { ["/w"] = { get = { operationId = "GetWidget", security = { { b = {} } },
       responses = { ["200"] = { description = "ok" } } } } }

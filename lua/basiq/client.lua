@@ -43,9 +43,11 @@ local function base_url(state, server)
   return state.server or server or DEFAULT_SERVER
 end
 
--- A call's time budget ends here (transport seconds).
+-- A call's time budget ends here (transport seconds); and the clock
+-- reading it was counted from.
 local function deadline_of(state)
-  return state.transport.now() + state.timeout / 1000
+  local now = state.transport.now()
+  return now + state.timeout / 1000, now
 end
 
 local SERVER_FORM = { scope = "SERVER_ACCESS" }
@@ -375,8 +377,7 @@ local function call(state, name, op, server, a, b, nargs)
   local req, msg = build(name, op, a, b, nargs)
   if not req then error(msg, 3) end
   local r = route(state, name, op, server, name, 3)
-  local now = state.transport.now()
-  return run(state, name, op, r, req, now + state.timeout / 1000, now)
+  return run(state, name, op, r, req, deadline_of(state))
 end
 
 -- POST /token with the API key; returns token, expires_in | nil, err.

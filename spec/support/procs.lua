@@ -70,6 +70,17 @@ local function read_file(path)
 end
 M.read_file = read_file
 
+-- A new temporary file holding content (a string, or a table written as
+-- JSON, such as an OpenAPI document for basiq.load) -> its path.
+function M.temp_file(content)
+  if type(content) == "table" then content = require("cjson").encode(content) end
+  local path = os.tmpname()
+  local f = assert(io.open(path, "wb"))
+  assert(f:write(content))
+  f:close()
+  return path
+end
+
 -- GET url through the core (no SDK rules in the way) -> its decoded JSON;
 -- for the stats routes of the suite's server.
 function M.get_json(url)
