@@ -5,5 +5,5 @@ exclude_files = { "node_modules/**", "bench/node_modules/**", "bench/.work/**", 
 files["spec/"] = { std = "+busted" }
 -- the nginx transport and the OpenResty examples run inside nginx
 files["lua/basiq/ngx.lua"] = { read_globals = { "ngx" } }
-files["lua/basiq/client.lua"] = { read_globals = { "ngx" } } -- detects nginx
+files["lua/basiq/transport.lua"] = { read_globals = { "ngx" } } -- detects nginx
 files["examples/openresty/"] = { globals = { "ngx" } } -- handlers set ngx.status

@@ -3,25 +3,25 @@ SHELL := /bin/bash
 LUA      ?= lua5.4
 SPEC_DIR ?= $(or $(BASIQ_SPEC_DIR),../shared/basiq-openapi)
 
-ifeq ($(LUA),luajit)
-  LUA_INC ?= /usr/include/luajit-2.1
-else
-  LUA_INC ?= /usr/include/lua5.4
-endif
+# each runtime's headers: /usr/include/lua5.x, or LuaJIT's
+LUA_INC ?= /usr/include/$(if $(filter luajit,$(LUA)),luajit-2.1,$(LUA))
+# the one place the version is written
+VERSION := $(shell sed -n 's/^return "\(.*\)"$$/\1/p' lua/basiq/version.lua)
 
 BUILD   := build/$(LUA)
 CORE    := $(BUILD)/basiq/core.so
 SRC     := $(wildcard src/*.c)
 HDR     := $(wildcard src/*.h)
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=gnu99 -fPIC -Wall -Wextra -Werror -I$(LUA_INC)
+WARN    := -std=gnu99 -fPIC -Wall -Wextra -Werror -DBASIQ_VERSION='"$(VERSION)"'
+CFLAGS  += $(WARN) -I$(LUA_INC)
 LDLIBS  := -lcurl -lcrypto
 
 export LUA_PATH_5_4  := $(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;;
 export LUA_CPATH_5_4 := $(CURDIR)/$(BUILD)/?.so;;
 export BASIQ_SPEC_DIR := $(abspath $(SPEC_DIR))
 
-.PHONY: all deps build ops test demo bench lint memcheck asan fuzz clean
+.PHONY: all deps build ops rockspec test demo bench lint memcheck asan fuzz clean
 
 all: build
 
@@ -30,13 +30,17 @@ deps:
 
 build: $(CORE)
 
-$(CORE): $(SRC) $(HDR)
+$(CORE): $(SRC) $(HDR) lua/basiq/version.lua
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -shared -o $@ $(SRC) $(LDFLAGS) $(LDLIBS)
 
 # Regenerates the operation tables and the README's table of operations.
 ops:
 	lua5.4 tools/genops.lua $(SPEC_DIR) lua/basiq/ops README.md
+
+# Writes both rockspecs from the version and the tree's files.
+rockspec:
+	lua5.4 tools/rockspec.lua
 
 # The suite on Lua 5.4, then again on LuaJIT (OpenResty's runtime).
 test: deps
@@ -70,8 +74,8 @@ memcheck: deps build
 ASAN_CORE := build/asan/basiq/core.so
 asan: deps
 	@mkdir -p $(dir $(ASAN_CORE)) && rm -f build/asan/log.*
-	$(CC) -O1 -g -std=gnu99 -fPIC -Wall -Wextra -Werror -fsanitize=address,undefined -fno-omit-frame-pointer \
-	  -fno-sanitize-recover=undefined -I/usr/include/lua5.4 -shared -o $(ASAN_CORE) $(SRC) $(LDLIBS)
+	$(CC) -O1 -g $(WARN) -fsanitize=address,undefined -fno-omit-frame-pointer \
+	  -fno-sanitize-recover=undefined -I$(LUA_INC) -shared -o $(ASAN_CORE) $(SRC) $(LDLIBS)
 	@LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
 	  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:log_path=$(CURDIR)/build/asan/log LSAN_OPTIONS=exitcode=0 \
 	  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 LUA_CPATH_5_4="$(CURDIR)/build/asan/?.so;;" \
@@ -84,8 +88,8 @@ FUZZ_TIME ?= 10
 FUZZERS := $(patsubst fuzz/%_fuzz.c,build/fuzz/%,$(wildcard fuzz/*_fuzz.c))
 build/fuzz/%: fuzz/%_fuzz.c $(SRC) $(HDR)
 	@mkdir -p build/fuzz
-	clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -I/usr/include/lua5.4 \
-	  -o $@ $< $(SRC) -llua5.4 $(LDLIBS)
+	clang -g -O1 -DBASIQ_VERSION='"$(VERSION)"' -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+	  -I$(LUA_INC) -o $@ $< $(SRC) -l$(LUA) $(LDLIBS)
 # Each target starts from a copy of its seeds (libFuzzer adds to its corpus);
 # a crash leaves its input in build/fuzz/crash-* and fails after all have run.
 fuzz: deps $(FUZZERS)
@@ -110,9 +114,9 @@ bench: deps build build/rawcurl
 	  { npm ci --prefix bench --no-audit --no-fund --loglevel=error && touch bench/node_modules/.stamp; }
 	lua5.4 bench/run.lua
 
-build/rawcurl: bench/rawcurl.c
+build/rawcurl: bench/rawcurl.c lua/basiq/version.lua
 	@mkdir -p build
-	$(CC) -O2 -Wall -Wextra -Werror -o $@ $< -lcurl
+	$(CC) -O2 -Wall -Wextra -Werror -DBASIQ_VERSION='"$(VERSION)"' -o $@ $< -lcurl
 
 clean:
 	rm -rf build bench/.work

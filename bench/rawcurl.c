@@ -15,6 +15,9 @@
 #include <string.h>
 #include <time.h>
 
+/* what Debian's libcurl decodes (the core asks libcurl; bench_spec compares) */
+#define ENCODINGS "deflate, gzip, br, zstd"
+
 typedef struct { char *data; size_t len, cap; } buf;
 
 static size_t keep(char *p, size_t size, size_t n, void *ud) {
@@ -66,9 +69,12 @@ int main(int argc, char **argv) {
     return 2;
   }
   if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || (c = curl_easy_init()) == NULL) return 1;
-  /* the headers basiq.getUser sends after basiq.auth("token") */
+  /* the headers basiq.getUser sends after basiq.auth("token"), then the
+   * core's own two lines (src/xfer.c: fixed_lines, accept_encodings) */
   if ((h = curl_slist_append(NULL, "Accept: application/json")) == NULL) return 1;
   if ((h2 = curl_slist_append(h, "Authorization: Bearer token")) == NULL) return 1;
+  if ((h2 = curl_slist_append(h2, "User-Agent: basiq-lua/" BASIQ_VERSION)) == NULL) return 1;
+  if ((h2 = curl_slist_append(h2, "Accept-Encoding: " ENCODINGS)) == NULL) return 1;
   h = h2;
   SET(CURLOPT_URL, argv[1]);
   SET(CURLOPT_NOSIGNAL, 1L);
@@ -80,8 +86,7 @@ int main(int argc, char **argv) {
   SET(CURLOPT_PATH_AS_IS, 1L);
   SET(CURLOPT_TIMEOUT_MS, 60000L);
   SET(CURLOPT_CONNECTTIMEOUT_MS, 10000L);
-  SET(CURLOPT_ACCEPT_ENCODING, "");
-  SET(CURLOPT_USERAGENT, "basiq-lua/0.1.0");
+  SET(CURLOPT_ACCEPT_ENCODING, ENCODINGS);
   SET(CURLOPT_TCP_KEEPALIVE, 1L);
   SET(CURLOPT_WRITEFUNCTION, keep);
   SET(CURLOPT_WRITEDATA, &body);

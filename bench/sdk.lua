@@ -45,10 +45,10 @@ end
 -- the request basiq.getUser hands to the core, a fresh table each call as there
 local core_handle
 local function core_get(path)
-  local status, _, body = core_handle:perform({ method = "GET", url = url .. path, timeout = 60000,
+  local o = core_handle:perform({ method = "GET", url = url .. path, timeout = 60000,
     connect_timeout = 10000, headers = { "Accept: application/json", "Authorization: Bearer token" } })
-  if status ~= 200 then error("unexpected answer: " .. tostring(_)) end
-  return body
+  if o.status ~= 200 then error("unexpected answer: " .. tostring(o.status or o.message)) end
+  return o.body
 end
 local user_path = "/users/" .. USER
 local function core_user() return core_get(user_path) end

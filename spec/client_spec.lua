@@ -162,8 +162,8 @@ describe("client over HTTP", function()
         paths = { ["/w"] = { get = { operationId = "GetWidget", responses = { ["200"] = { description = "ok" } } } } } })
       -- a server that names the request it could not serve
       local c = basiq.new({ transport = function(req)
-        return 400, { ["content-type"] = "application/json" }, require("cjson").encode({ title = "Bad request",
-          detail = "Cannot serve " .. req.url .. " with " .. table.concat(req.headers, "; ") })
+        return { status = 400, headers = { ["content-type"] = "application/json" }, body = require("cjson").encode({
+          title = "Bad request", detail = "Cannot serve " .. req.url .. " with " .. table.concat(req.headers, "; ") }) }
       end })
       c.load(path)
       os.remove(path)
@@ -223,7 +223,7 @@ describe("client over HTTP", function()
     local n, err = c.load(path)
     os.remove(path)
     assert.is_nil(n)
-    assert.are.equal("basiq.load: " .. path .. ": path '@0.0.0.0:" .. srv.port .. "/w' does not begin with /", err)
+    assert.are.equal("basiq.load: " .. path .. ": path '@0.0.0.0:" .. srv.port .. "/w' does not begin with /", err.message)
     assert.is_nil(c.getWidget)
   end)
 
@@ -255,7 +255,8 @@ end)
 describe("core handle", function()
   it("refuses protocols other than http and https", function()
     local h = core.new()
-    local ok, msg, code = h:perform({ method = "GET", url = "file:///etc/passwd" })
+    local o = h:perform({ method = "GET", url = "file:///etc/passwd" })
+    local ok, msg, code = o.status, o.message, o.code
     assert.is_nil(ok)
     assert.matches("not supported", msg)
     assert.are.equal(1, code) -- CURLE_UNSUPPORTED_PROTOCOL
@@ -292,7 +293,8 @@ describe("core handle", function()
   it("caps the size of a response body", function()
     local srv = procs.httpd()
     local h = core.new()
-    local ok, msg = h:perform({ method = "GET", url = srv.url .. "/x", max_body = 10 })
+    local o = h:perform({ method = "GET", url = srv.url .. "/x", max_body = 10 })
+    local ok, msg = o.status, o.message
     srv.stop()
     assert.is_nil(ok)
     assert.matches("larger than 10 bytes", msg)

@@ -48,7 +48,8 @@ describe("faults", function()
 
   local function hits(kind)
     local h = core.new()
-    local st, _, body = h:perform({ method = "GET", url = srv.url .. "/fault/hits" })
+    local o = h:perform({ method = "GET", url = srv.url .. "/fault/hits" })
+    local st, body = o.status, o.body
     h:close()
     assert.are.equal(200, st)
     return cjson.decode(body)[kind] or 0

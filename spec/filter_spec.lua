@@ -28,6 +28,23 @@ describe("basiq.filter", function()
         { "x.y", "eq", -3 } }))
   end)
 
+  it("writes numbers as request parameters do: the shortest digits, integers without .0", function()
+    -- 1.1 was once sent as '1.1000000000000001' (%.17g): another filter than the one asked for
+    local cases = { { 1.1, "1.1" }, { 0.1 + 0.2, "0.30000000000000004" }, { 10, "10" }, { 2.0, "2" }, { -3.25, "-3.25" },
+      { 1e21, "1e+21" }, { 2 ^ 53, "9007199254740992" }, { 1 / 3, "0.3333333333333333" } }
+    for _, case in ipairs(cases) do
+      assert.are.equal("transaction.amount.gt('" .. case[2] .. "')",
+        basiq.filter({ ["transaction.amount"] = { gt = case[1] } }))
+      -- the same text a request parameter gets on the wire
+      local req = assert(require("basiq.request").build("getTransactions",
+        require("basiq.ops.data").ops.getTransactions, { userId = "u", limit = case[1] }, nil, 1))
+      assert.are.equal("/users/u/transactions?limit=" .. case[2]:gsub("%+", "%%2B"), req.path)
+    end
+    for _, bad in ipairs({ 0 / 0, math.huge, -math.huge }) do
+      assert.has_error(function() basiq.filter({ ["transaction.amount"] = { gt = bad } }) end)
+    end
+  end)
+
   local refusals = {
     { { { "account.id", "like", "a" } }, "unknown operator 'like' for 'account.id'" },
     { { { "account.id", "bt", "a" } }, "'bt' takes 2 values for 'account.id', got 1" },

@@ -59,13 +59,13 @@ describe("basiq.paginate", function()
       local json = { ["content-type"] = "application/json" }
       if req.url:find("/token$") then
         seen[#seen + 1] = "token: " .. tostring(auth)
-        return 200, json, cjson.encode({ access_token = "T1", expires_in = 3600 })
+        return { status = 200, headers = json, body = cjson.encode({ access_token = "T1", expires_in = 3600 }) }
       end
       seen[#seen + 1] = auth
       local k = tonumber(req.url:match("next=c(%d+)") or "1")
       local page = { data = { { id = "t" .. k } } }
       if k < 3 then page.links = { next = "https://api.test/users/u1/transactions?next=c" .. (k + 1) } end
-      return 200, json, cjson.encode(page)
+      return { status = 200, headers = json, body = cjson.encode(page) }
     end
     local c = basiq.new({ server = "https://api.test", transport = transport }).auth("manual")
     local pages = 0
@@ -82,8 +82,8 @@ describe("basiq.paginate", function()
     local sent = 0
     local function transport(req)
       sent = sent + 1
-      return 200, { ["content-type"] = "application/json" }, cjson.encode({ data = {},
-        links = { next = req.url:gsub("%?.*$", "") .. "?next=c" .. sent } })
+      return { status = 200, headers = { ["content-type"] = "application/json" }, body = cjson.encode({ data = {},
+        links = { next = req.url:gsub("%?.*$", "") .. "?next=c" .. sent } }) }
     end
     local c = basiq.new({ server = "https://api.test", transport = transport }).auth("tok")
     local iter = c.paginate("getTransactions", { userId = "u1" })
@@ -113,7 +113,8 @@ describe("basiq.waitForJob", function()
     local id = scenario .. "-" .. n
     local function stats()
       local h = core.new()
-      local st, _, body = h:perform({ method = "GET", url = srv.url .. "/jobsim/jobs/" .. id .. "/stats" })
+      local o = h:perform({ method = "GET", url = srv.url .. "/jobsim/jobs/" .. id .. "/stats" })
+      local st, body = o.status, o.body
       h:close()
       assert.are.equal(200, st)
       return cjson.decode(body)

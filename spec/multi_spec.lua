@@ -77,21 +77,21 @@ describe("core.multi", function()
     assert.are.equal(404, out[2].status)
     assert.are.equal("resource-not-found", cjson.decode(out[2].body).data[1].code)
     assert.is_nil(out[3].status)
-    assert.are.equal(7, out[3].code, out[3].err)
+    assert.are.equal(7, out[3].code, out[3].message)
     assert.is_false(out[3].sent) -- nothing reached a server: safe to retry even a POST
-    assert.are.equal(28, out[4].code, out[4].err)
+    assert.are.equal(28, out[4].code, out[4].message)
     assert.is_true(out[4].sent) -- the server read it and never answered
-    assert.is_true(out[5].code == 52 or out[5].code == 55 or out[5].code == 56, out[5].err)
+    assert.is_true(out[5].code == 52 or out[5].code == 55 or out[5].code == 56, out[5].message)
     assert.is_true(out[5].sent)
     assert.are.equal(500, out[6].status)
     for _, i in ipairs({ 3, 4, 5 }) do
-      assert.are.same({ "code", "err", "sent" }, (function()
+      assert.are.same({ "code", "message", "sent" }, (function()
         local keys = {}
         for k in pairs(out[i]) do keys[#keys + 1] = k end
         table.sort(keys)
         return keys
       end)())
-      assert.is_string(out[i].err)
+      assert.is_string(out[i].message)
     end
   end)
 
@@ -198,21 +198,25 @@ describe("the sent flag of a single handle", function()
 
   it("is false when the connection is refused, true when the server read the request", function()
     local h = core.new()
-    local st, msg, code, sent = h:perform({ method = "POST", url = "http://127.0.0.1:" .. procs.free_port() .. "/x", body = "{}" })
+    local function perform(req)
+      local o = h:perform(req)
+      return o.status, o.message, o.code, o.sent
+    end
+    local st, msg, code, sent = perform({ method = "POST", url = "http://127.0.0.1:" .. procs.free_port() .. "/x", body = "{}" })
     assert.is_nil(st)
     assert.are.equal(7, code, msg)
     assert.is_false(sent)
-    st, msg, code, sent = h:perform({ method = "POST", url = srv.url .. "/reset", body = "{}" })
+    st, msg, code, sent = perform({ method = "POST", url = srv.url .. "/reset", body = "{}" })
     assert.is_nil(st)
     assert.is_true(code == 52 or code == 55 or code == 56, msg) -- empty reply, send or recv failure
     assert.is_true(sent, msg)
-    st, msg, code, sent = h:perform({ method = "POST", url = srv.url .. "/stall", body = "{}", timeout = 300 })
+    st, msg, code, sent = perform({ method = "POST", url = srv.url .. "/stall", body = "{}", timeout = 300 })
     assert.is_nil(st)
     assert.are.equal(28, code, msg)
     assert.is_true(sent, msg)
     -- a refusal after a success on the same handle: the counts start again
-    assert.are.equal(200, (h:perform({ method = "GET", url = srv.url .. "/ok" })))
-    st, msg, code, sent = h:perform({ method = "GET", url = "http://127.0.0.1:" .. procs.free_port() .. "/x" })
+    assert.are.equal(200, (perform({ method = "GET", url = srv.url .. "/ok" })))
+    st, msg, code, sent = perform({ method = "GET", url = "http://127.0.0.1:" .. procs.free_port() .. "/x" })
     assert.is_nil(st)
     assert.are.equal(7, code, msg)
     assert.is_false(sent)
@@ -259,7 +263,7 @@ describe("core.multi over HTTP/2", function()
     local out = m:perform(reqs, 10)
     local e, most = {}, 0
     for i = 1, 10 do
-      assert.are.equal(200, out[i].status, out[i].err)
+      assert.are.equal(200, out[i].status, out[i].message)
       e[i] = cjson.decode(out[i].body)
       assert.are.equal("2.0", e[i].http)
       assert.are.equal("/delay/300/" .. i, e[i].target)
@@ -279,11 +283,12 @@ describe("core.multi over HTTP/2", function()
     local m = core.multi()
     local out = m:perform({ { method = "POST", url = url .. "/x", body = "{}" } }, 1) -- no cainfo: not trusted
     m:close()
-    assert.are.equal(60, out[1].code, out[1].err)
+    assert.are.equal(60, out[1].code, out[1].message)
     assert.is_false(out[1].sent)
     local h = core.new()
-    local st, msg, code, sent = h:perform({ method = "POST", url = url .. "/x", body = "{}" })
+    local o = h:perform({ method = "POST", url = url .. "/x", body = "{}" })
     h:close()
+    local st, msg, code, sent = o.status, o.message, o.code, o.sent
     assert.is_nil(st)
     assert.are.equal(60, code, msg)
     assert.is_false(sent)

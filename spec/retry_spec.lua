@@ -21,7 +21,8 @@ describe("retries", function()
     c.auth("tok").config(opts or { retryDelay = 20 })
     local function attempts()
       local h = core.new()
-      local st, _, body = h:perform({ method = "GET", url = srv.url .. "/flaky/" .. key .. "/stats" })
+      local o = h:perform({ method = "GET", url = srv.url .. "/flaky/" .. key .. "/stats" })
+      local st, body = o.status, o.body
       h:close()
       assert.are.equal(200, st)
       return cjson.decode(body).attempts
@@ -219,7 +220,10 @@ describe("plain http", function()
     -- libcurl does not read these as addresses: it resolves them as names
     -- (DNS, /etc/hosts), so they may lead anywhere
     local sent = {}
-    local c = basiq.new({ transport = function(req) sent[#sent + 1] = req.url; return 200, {}, "" end }).auth("tok")
+    local c = basiq.new({ transport = function(req)
+      sent[#sent + 1] = req.url
+      return { status = 200, headers = {}, body = "" }
+    end }).auth("tok")
     for _, host in ipairs({ "127.0.0.256", "127.0.0.09", "127.1.2.99999999999999999999" }) do
       c.server("http://" .. host)
       assert.has_error(function() c.getUser({ userId = "u1" }) end,

@@ -21,7 +21,8 @@ describe("automatic tokens", function()
     local probe = basiq.new({ server = base })
     local function issued()
       local h = core.new()
-      local status, _, body = h:perform({ method = "GET", url = base .. "/stats" })
+      local o = h:perform({ method = "GET", url = base .. "/stats" })
+      local status, body = o.status, o.body
       h:close()
       assert.are.equal(200, status)
       return cjson.decode(body).issued
@@ -94,7 +95,7 @@ describe("automatic tokens", function()
     local c = basiq.new({ server = base, apiKey = KEY })
     assert(c.getUser({ userId = "u1" }))
     local h = core.new()
-    assert.are.equal(204, (h:perform({ method = "POST", url = base .. "/revoke" })))
+    assert.are.equal(204, h:perform({ method = "POST", url = base .. "/revoke" }).status)
     h:close()
     local res, err = c.deleteUser({ userId = "u1" })
     assert.is_nil(err)
@@ -229,11 +230,12 @@ describe("automatic tokens", function()
       sent[#sent + 1] = req.url
       if refuse then -- once: the token is refused, so a new one is fetched
         refuse = false
-        return 401, { ["content-type"] = "application/json" }, "{}"
+        return { status = 401, headers = { ["content-type"] = "application/json" }, body = "{}" }
       elseif req.url:find("/token$") then
-        return 200, { ["content-type"] = "application/json" }, cjson.encode({ access_token = "t" .. #sent, expires_in = 3600 })
+        return { status = 200, headers = { ["content-type"] = "application/json" },
+                 body = cjson.encode({ access_token = "t" .. #sent, expires_in = 3600 }) }
       end
-      return 200, { ["content-type"] = "application/json" }, "{}"
+      return { status = 200, headers = { ["content-type"] = "application/json" }, body = "{}" }
     end
     local function doc(paths)
       return procs.temp_file({ openapi = "3.0.0", servers = { { url = "http://127.0.0.1:9/api" } },

@@ -170,7 +170,7 @@ describe("examples/webhook_receiver.lua", function()
       local h = core.new()
       local status = h:perform({ method = "POST", url = "http://127.0.0.1:" .. port .. "/basiq", body = body,
         headers = { "Content-Type: application/json", "webhook-id: msg_1", "webhook-timestamp: " .. now,
-          "webhook-signature: " .. sig } })
+          "webhook-signature: " .. sig } }).status
       h:close()
       return status
     end

@@ -7,8 +7,8 @@
 
 #define BASIQ_EASY_MT "basiq.core.easy"
 #define BASIQ_MULTI_MT "basiq.core.multi"
-#ifndef BASIQ_VERSION
-#define BASIQ_VERSION "0.1.0"
+#ifndef BASIQ_VERSION /* from lua/basiq/version.lua: the Makefile and the rockspecs pass it */
+#error "build with -DBASIQ_VERSION=\"x.y.z\""
 #endif
 
 /* A growable byte buffer that never touches the Lua state, so libcurl
@@ -30,7 +30,8 @@ void basiq_parse_headers(const char *raw, size_t len, basiq_header_fn fn, void *
 /* One transfer (xfer.c): an easy handle with its request and reply state. */
 typedef struct {
   CURL *curl;
-  struct curl_slist *headers; /* owned until the next prepare or cleanup */
+  struct curl_slist *headers; /* owned until the next prepare or cleanup: the Lua lines, then ours */
+  size_t nlines;              /* how many of them came from Lua */
   curl_mime *mime;
   basiq_buf body, head;
   size_t max_body;
@@ -44,7 +45,8 @@ typedef struct {
 int basiq_xfer_init(basiq_xfer *x);     /* 0 ok, -1 when curl_easy_init fails */
 void basiq_xfer_cleanup(basiq_xfer *x); /* idempotent */
 const char *basiq_xfer_prepare(lua_State *L, int t, basiq_xfer *x); /* NULL ok; may raise */
-int basiq_xfer_push(lua_State *L, basiq_xfer *x, CURLcode rc);       /* pushes 3 or 4 values */
+void basiq_xfer_push(lua_State *L, basiq_xfer *x, CURLcode rc);      /* pushes the outcome table */
+void basiq_push_failure(lua_State *L, const char *message, CURLcode rc, int sent); /* one never sent */
 
 void basiq_handle_type(lua_State *L, const char *name, const luaL_Reg *methods, lua_CFunction close,
                        lua_CFunction tostring); /* core.c */

@@ -28,23 +28,36 @@ static int l_tostring(lua_State *L) {
   return 1;
 }
 
-/* h:perform(req) -> status, headers, body | nil, message, curlcode, sent
+/* h:perform(req) -> outcome: { status, headers, body } | { message, code, sent }
  * req = { method, url, headers = {"Name: value", ...}, body, mime,
  *         timeout, connect_timeout (ms), max_body (bytes), cainfo };
- * sent: whether any byte of the request may have reached the server. */
+ * code: libcurl's result code; sent: whether any byte of the request may
+ * have reached the server (lua/basiq/transport.lua has the contract). */
 static int l_perform(lua_State *L) {
   basiq_xfer *x = check_easy(L);
   const char *err;
   lua_settop(L, 2);
   err = basiq_xfer_prepare(L, 2, x);
-  if (err) {
-    lua_pushnil(L);
-    lua_pushfstring(L, "basiq.core: %s", err);
-    lua_pushinteger(L, (lua_Integer)x->prep_rc);
-    lua_pushboolean(L, 0);
-    return 4;
+  if (err) basiq_push_failure(L, err, x->prep_rc, 0);
+  else basiq_xfer_push(L, x, curl_easy_perform(x->curl));
+  return 1;
+}
+
+/* core.request(t, req) -> outcome: the libcurl transport's request step
+ * (lua/basiq/transport.lua), t.handle made on first use. In C so that a
+ * call costs one function call here, not a Lua wrapper as well. */
+static int l_request(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_settop(L, 2);
+  lua_getfield(L, 1, "handle");
+  if (lua_isnil(L, -1)) {
+    lua_pop(L, 1);
+    l_new(L);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, 1, "handle");
   }
-  return basiq_xfer_push(L, x, curl_easy_perform(x->curl));
+  lua_replace(L, 1); /* perform(handle, req) */
+  return l_perform(L);
 }
 
 static const luaL_Reg easy_methods[] = {
@@ -55,6 +68,8 @@ static const luaL_Reg easy_methods[] = {
 
 int basiq_open_easy(lua_State *L) {
   basiq_handle_type(L, BASIQ_EASY_MT, easy_methods, l_close, l_tostring);
+  lua_pushcfunction(L, l_request);
+  lua_setfield(L, -2, "request");
   lua_pushcfunction(L, l_new);
   return 1;
 }

@@ -161,8 +161,8 @@ static size_t check_concurrency(lua_State *L, int i) {
   return (size_t)c;
 }
 
-/* m:perform(reqs [, concurrency]) -> out, where out[i] is
- * { status = n, headers = {...}, body = s } or { err = s, code = n, sent = b }.
+/* m:perform(reqs [, concurrency]) -> out, where out[i] is the outcome of
+ * reqs[i], as h:perform gives it: { status, headers, body } | { message, code, sent }.
  * Raises, before anything is sent, on a malformed request table. */
 static int l_perform(lua_State *L) {
   multi *m = check_multi(L);
@@ -207,24 +207,8 @@ static int l_perform(lua_State *L) {
 
   lua_createtable(L, (int)n, 0);
   for (i = 0; i < n; i++) {
-    lua_createtable(L, 0, 3);
-    if (s[i].state == FAILED) {
-      lua_pushfstring(L, "basiq.core: %s", s[i].err);
-      lua_setfield(L, -2, "err");
-      lua_pushinteger(L, (lua_Integer)s[i].rc);
-      lua_setfield(L, -2, "code");
-      lua_pushboolean(L, s[i].sent);
-      lua_setfield(L, -2, "sent");
-    } else if (basiq_xfer_push(L, m->xs[i], s[i].rc) == 3) {
-      lua_setfield(L, -4, "body");
-      lua_setfield(L, -3, "headers");
-      lua_setfield(L, -2, "status");
-    } else {
-      lua_setfield(L, -5, "sent");
-      lua_setfield(L, -4, "code");
-      lua_setfield(L, -3, "err");
-      lua_pop(L, 1); /* the nil */
-    }
+    if (s[i].state == FAILED) basiq_push_failure(L, s[i].err, s[i].rc, s[i].sent);
+    else basiq_xfer_push(L, m->xs[i], s[i].rc);
     lua_rawseti(L, -2, (int)(i + 1));
   }
   drop_xfers(m, m->nxs > KEEP_IDLE ? KEEP_IDLE : m->nxs);

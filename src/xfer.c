@@ -23,11 +23,13 @@ static void release_request(basiq_xfer *x) {
   if (x->mime) { curl_mime_free(x->mime); x->mime = NULL; }
 }
 
-/* Whether the n lines of the table on top equal x->headers: then the list
- * (already checked) is kept, saving its mallocs on every call. */
+/* Whether the n lines of the table on top equal the Lua lines at the head
+ * of x->headers: then the list (already checked) is kept, saving its
+ * mallocs on every call. */
 static int same_headers(lua_State *L, const basiq_xfer *x, size_t n) {
   const struct curl_slist *h = x->headers;
   size_t i;
+  if (h == NULL || x->nlines != n) return 0;
   for (i = 1; i <= n; i++, h = h->next) {
     const char *line;
     size_t len;
@@ -39,7 +41,34 @@ static int same_headers(lua_State *L, const basiq_xfer *x, size_t n) {
     lua_pop(L, 1);
     if (!same) return 0;
   }
-  return h == NULL;
+  return 1;
+}
+
+/* The content encodings this libcurl can decode, in its own order. Sent
+ * as a header line of ours and set as CURLOPT_ACCEPT_ENCODING (which makes
+ * libcurl decode): libcurl then skips formatting its own line every call. */
+static const char *accept_encodings(char buf[64]) {
+  curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
+  buf[0] = '\0';
+  if (v->features & CURL_VERSION_LIBZ) strcat(buf, "deflate, gzip");
+#ifdef CURL_VERSION_BROTLI
+  if (v->features & CURL_VERSION_BROTLI) strcat(buf, buf[0] ? ", br" : "br");
+#endif
+#ifdef CURL_VERSION_ZSTD
+  if (v->features & CURL_VERSION_ZSTD) strcat(buf, buf[0] ? ", zstd" : "zstd");
+#endif
+  return buf;
+}
+
+/* Appends the lines every request sends after the Lua ones: the user agent
+ * (a line of ours costs libcurl less than CURLOPT_USERAGENT) and the
+ * encodings. NULL when out of memory. */
+static struct curl_slist *fixed_lines(struct curl_slist *h) {
+  char enc[64], line[96];
+  h = curl_slist_append(h, "User-Agent: basiq-lua/" BASIQ_VERSION);
+  if (h == NULL || accept_encodings(enc)[0] == '\0') return h;
+  snprintf(line, sizeof line, "Accept-Encoding: %s", enc);
+  return curl_slist_append(h, line);
 }
 
 int basiq_xfer_init(basiq_xfer *x) {
@@ -154,11 +183,12 @@ const char *basiq_xfer_prepare(lua_State *L, int t, basiq_xfer *x) {
   lua_getfield(L, t, "headers");
   if (!lua_isnil(L, -1)) luaL_checktype(L, -1, LUA_TTABLE);
   n = lua_isnil(L, -1) ? 0 : lua_rawlen(L, -1);
-  if (n == 0 ? x->headers != NULL : !same_headers(L, x, n)) {
+  if (!same_headers(L, x, n)) {
     /* libcurl still points at the old list: only a full prepare (reset,
      * then every option) may send again, whatever raises below */
     x->plain = 0;
     if (x->headers) { curl_slist_free_all(x->headers); x->headers = NULL; }
+    x->nlines = (size_t)-1; /* matches nothing until the list is whole */
     for (i = 1; i <= n; i++) {
       struct curl_slist *h;
       size_t hlen;
@@ -174,6 +204,12 @@ const char *basiq_xfer_prepare(lua_State *L, int t, basiq_xfer *x) {
       if (h == NULL) { merr = "out of memory"; break; }
       x->headers = h;
     }
+    if (merr == NULL) {
+      struct curl_slist *h = fixed_lines(x->headers);
+      if (h == NULL) merr = "out of memory";
+      else x->headers = h;
+    }
+    if (merr == NULL) x->nlines = n;
   }
   lua_pop(L, 1);
   if (merr == NULL) {
@@ -226,15 +262,17 @@ const char *basiq_xfer_prepare(lua_State *L, int t, basiq_xfer *x) {
   SET(CURLOPT_PATH_AS_IS, 1L); /* the Lua layer built the path; curl must not rewrite it */
   SET(CURLOPT_TIMEOUT_MS, timeout);
   SET(CURLOPT_CONNECTTIMEOUT_MS, ctimeout);
-  SET(CURLOPT_ACCEPT_ENCODING, "");
-  SET(CURLOPT_USERAGENT, "basiq-lua/" BASIQ_VERSION);
+  {
+    char enc[64];
+    if (accept_encodings(enc)[0]) SET(CURLOPT_ACCEPT_ENCODING, enc); /* libcurl copies it */
+  }
   SET(CURLOPT_TCP_KEEPALIVE, 1L);
   SET(CURLOPT_WRITEFUNCTION, on_body);
   SET(CURLOPT_WRITEDATA, x);
   SET(CURLOPT_HEADERFUNCTION, on_header);
   SET(CURLOPT_HEADERDATA, x);
   SET(CURLOPT_PRIVATE, x);
-  if (x->headers) SET(CURLOPT_HTTPHEADER, x->headers);
+  SET(CURLOPT_HTTPHEADER, x->headers);
   if (x->mime) {
     SET(CURLOPT_MIMEPOST, x->mime);
   } else if (body) {
@@ -301,23 +339,39 @@ static int headers_done(const basiq_xfer *x) {
          (n >= 4 && memcmp(h + n - 4, "\r\n\r\n", 4) == 0);
 }
 
-/* Pushes a finished transfer's outcome: status, headers, body (3 values)
- * or nil, message, curlcode, sent (4 values); returns how many. */
-int basiq_xfer_push(lua_State *L, basiq_xfer *x, CURLcode rc) {
+/* Pushes the outcome table of a request that failed before it was sent. */
+void basiq_push_failure(lua_State *L, const char *message, CURLcode rc, int sent) {
+  lua_createtable(L, 0, 3);
+  lua_pushfstring(L, "basiq.core: %s", message);
+  lua_setfield(L, -2, "message");
+  lua_pushinteger(L, (lua_Integer)rc);
+  lua_setfield(L, -2, "code");
+  lua_pushboolean(L, sent);
+  lua_setfield(L, -2, "sent");
+}
+
+/* Pushes a finished transfer's outcome table: { status, headers, body }
+ * for an answer (with room for the data field the engine adds), or
+ * { message, code, sent }. */
+void basiq_xfer_push(lua_State *L, basiq_xfer *x, CURLcode rc) {
   long status = 0;
   if (rc == CURLE_OK) rc = curl_easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &status);
   if (rc == CURLE_OK) {
     const char *p = x->head.data, *end = p ? p + x->head.len : NULL; /* no arithmetic on NULL */
     int lines = 0;
     while (p && (p = memchr(p, '\n', (size_t)(end - p))) != NULL) { lines++; p++; }
+    lua_createtable(L, 0, 4);
     lua_pushinteger(L, status);
+    lua_setfield(L, -2, "status");
     lua_createtable(L, 0, lines); /* one slot a line (the status line's spare): no rehash as it fills */
     basiq_parse_headers(x->head.data, x->head.len, push_header, L);
+    lua_setfield(L, -2, "headers");
     lua_pushlstring(L, x->body.len ? x->body.data : "", x->body.len);
+    lua_setfield(L, -2, "body");
     if (x->body.cap > 1024 * 1024) basiq_buf_free(&x->body); /* don't pin a huge page */
-    return 3;
+    return;
   }
-  lua_pushnil(L);
+  lua_createtable(L, 0, 3);
   if (x->too_big) {
     char msg[64];
     if (x->too_big == TOO_BIG_BODY)
@@ -332,8 +386,10 @@ int basiq_xfer_push(lua_State *L, basiq_xfer *x, CURLcode rc) {
   } else {
     lua_pushstring(L, x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc));
   }
+  lua_setfield(L, -2, "message");
   lua_pushinteger(L, (lua_Integer)rc);
+  lua_setfield(L, -2, "code");
   lua_pushboolean(L, maybe_sent(x));
+  lua_setfield(L, -2, "sent");
   if (x->body.cap > 1024 * 1024) basiq_buf_free(&x->body);
-  return 4;
 }

@@ -1,7 +1,25 @@
--- Error values returned as the second result (`nil, err`) for HTTP and
--- network failures. Nothing in them carries a credential, even when a
--- server echoes one back.
+-- The SDK's one error convention. HTTP, network and every other failure
+-- is an error object returned as `nil, err`; a programmer's mistake is
+-- raised, once, at the caller's line (raise). Nothing in an error carries a
+-- credential, even when a server echoes one back.
 local M = {}
+
+-- Every module of the SDK lives beside this file: frames whose source
+-- begins here are the SDK's own.
+local HERE = debug.getinfo(1, "S").source:match("^(@.*[/\\])errors%.lua$") or "@basiq/"
+
+-- Raises message at the first Lua function outside the SDK: the user's
+-- line, however deep inside the SDK the mistake was found (no levels to
+-- count). C frames between (pcall, metamethods) have no line to show.
+function M.raise(message)
+  local level = 2
+  while true do
+    local info = debug.getinfo(level, "S")
+    if not info or info.what ~= "C" and info.source:sub(1, #HERE) ~= HERE then break end
+    level = level + 1
+  end
+  error(message, level)
+end
 
 local Error = { __name = "basiq.error", __tostring = function(e) return e.message end }
 
@@ -30,7 +48,6 @@ local function redact(s, secrets)
   end
   return s
 end
-M.redact = redact
 
 -- The same through a decoded body or header table (ours, fresh: changed in place).
 local function redact_deep(v, secrets, depth)

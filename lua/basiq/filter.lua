@@ -2,33 +2,30 @@
 --   transaction.postDate.bt('2024-01-01','2024-02-01'),account.id.eq('abc')
 -- by hand. Values are single-quoted; a quote or backslash inside one is
 -- escaped with a backslash.
+local errors = require("basiq.errors")
+local values = require("basiq.values")
+local scalar, sequence = values.scalar, values.sequence
+
 local M = {}
 
 local ARITY = { eq = 1, ne = 1, gt = 1, gteq = 1, lt = 1, lteq = 1, bt = 2, ["in"] = -1 } -- -1: one or more
 
--- Mistakes are thrown as { message } and raised again at the caller's line.
 local function fail(fmt, ...)
-  error({ "basiq.filter: " .. string.format(fmt, ...) })
+  errors.raise("basiq.filter: " .. string.format(fmt, ...))
 end
 
+-- A value as request parameters write it (1.1 -> '1.1'), quoted.
 local function quote(field, v)
-  local t = type(v)
-  local s
-  if t == "string" then
-    s = v
-  elseif t == "boolean" then
-    s = tostring(v)
-  elseif t == "number" and v == v and v ~= math.huge and v ~= -math.huge then
-    s = (math.type and math.type(v) == "integer" or v == math.floor(v) and math.abs(v) < 2 ^ 53)
-      and string.format("%d", v) or string.format("%.17g", v)
-  else
+  local s = scalar(v)
+  if not s then
+    local t = type(v)
     fail("value for '%s' must be a string, number or boolean, got %s", field, t == "number" and tostring(v) or t)
   end
   if s:find("[%z\r\n]") then fail("value for '%s' contains NUL, CR or LF", field) end
   return "'" .. s:gsub("[\\']", "\\%0") .. "'"
 end
 
-local function clause(field, op, values)
+local function clause(field, op, list)
   if type(field) ~= "string" or not field:match("^[%a_][%w_]*%.[%a_][%w_.]*$")
       or field:find("%.%.") or field:find("%.$") then
     fail("field %s must be a dotted name such as 'transaction.postDate'",
@@ -36,39 +33,35 @@ local function clause(field, op, values)
   end
   local arity = ARITY[op]
   if not arity then fail("unknown operator '%s' for '%s' (eq, ne, gt, gteq, lt, lteq, bt, in)", tostring(op), field) end
-  local n = #values
+  local n = #list
   if arity > 0 and n ~= arity or n == 0 then
     local want = arity > 0 and arity .. " value" .. (arity > 1 and "s" or "") or "one or more values"
     fail("'%s' takes %s for '%s', got %d", op, want, field, n)
   end
   local q = {}
-  for i = 1, n do q[i] = quote(field, values[i]) end
+  for i = 1, n do q[i] = quote(field, list[i]) end
   return field .. "." .. op .. "(" .. table.concat(q, ",") .. ")"
 end
 
--- A sequence of scalars (for in/bt), or nil.
+-- A non-empty sequence (for in/bt), or nil.
 local function list_of(v)
-  if type(v) ~= "table" then return nil end
-  local n = #v
-  for k in pairs(v) do
-    if type(k) ~= "number" or k < 1 or k > n or k % 1 ~= 0 then return nil end
-  end
-  return n > 0 and v or nil
+  local n = sequence(v)
+  return n and n > 0 and v or nil
 end
 
 -- build{ {"account.id", "eq", "abc"}, ... }  (in order), and/or
 -- build{ ["account.id"] = "abc", ["transaction.postDate"] = { bt = { a, b } },
 --        ["institution.id"] = { "AU00000", "AU00001" } }  (keys sorted; a list means in)
-local function build(spec)
+function M.build(spec)
   if type(spec) ~= "table" then fail("expects a table") end
   local out, keys = {}, {}
   local n = #spec
   for i = 1, n do
     local c = spec[i]
     if type(c) ~= "table" then fail("entry %d must be { field, operator, value... }", i) end
-    local values = {}
-    for j = 3, #c do values[j - 2] = c[j] end
-    out[#out + 1] = clause(c[1], c[2], values)
+    local list = {}
+    for j = 3, #c do list[j - 2] = c[j] end
+    out[#out + 1] = clause(c[1], c[2], list)
   end
   for k in pairs(spec) do
     if type(k) ~= "number" or k < 1 or k > n or k % 1 ~= 0 then
@@ -97,13 +90,6 @@ local function build(spec)
   end
   if not out[1] then fail("no conditions") end
   return table.concat(out, ",")
-end
-
-function M.build(spec)
-  local ok, res = pcall(build, spec)
-  if ok then return res end
-  if type(res) == "table" then error(res[1], 2) end
-  error(res, 0) -- not ours: a bug, passed on as it is
 end
 
 return M

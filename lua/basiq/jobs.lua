@@ -1,14 +1,15 @@
 -- basiq.waitForJob: polls getJobs until the job's steps are all done. Steps
 -- are found by title, never by position (an mfa-challenge step may appear).
 local errors = require("basiq.errors")
+local values = require("basiq.values")
 
 local M = {}
 
 local function check_ms(opts, k, def)
   local v = opts[k]
   if v == nil then return def end
-  if type(v) ~= "number" or not (v > 0) or v == math.huge then -- luacheck: ignore 581 (NaN)
-    error("basiq.waitForJob: option '" .. k .. "' must be a positive number of milliseconds", 3)
+  if not values.positive(v) then
+    errors.raise("basiq.waitForJob: option '" .. k .. "' must be a positive number of milliseconds")
   end
   return v
 end
@@ -21,13 +22,13 @@ end
 
 -- client: the basiq client; clock: its transport ({ now, sleep } in seconds).
 function M.wait(client, clock, jobId, opts)
-  if type(jobId) ~= "string" or jobId == "" then error("basiq.waitForJob: jobId must be a non-empty string", 3) end
-  if opts ~= nil and type(opts) ~= "table" then error("basiq.waitForJob: options must be a table", 3) end
+  if type(jobId) ~= "string" or jobId == "" then errors.raise("basiq.waitForJob: jobId must be a non-empty string") end
+  if opts ~= nil and type(opts) ~= "table" then errors.raise("basiq.waitForJob: options must be a table") end
   opts = opts or {}
   local interval = check_ms(opts, "interval", 1500) / 1000
   local deadline = clock.now() + check_ms(opts, "timeout", 600000) / 1000
   local onStep = opts.onStep
-  if onStep ~= nil and type(onStep) ~= "function" then error("basiq.waitForJob: option 'onStep' must be a function", 3) end
+  if onStep ~= nil and type(onStep) ~= "function" then errors.raise("basiq.waitForJob: option 'onStep' must be a function") end
   local seen = {} -- step title -> last status reported to onStep
   local max_interval = math.max(interval * 4, 5)
   while true do

@@ -45,7 +45,12 @@ end
 
 -- Woken each time a call gives its VM back while others wait for one.
 local vm_freed
--- Runs M[fn](a, b) on the pool: true, results... | false, message, code, sent.
+-- A failed hand-over's outcome (transport.lua's shape).
+local function failure(message, code, sent)
+  return { message = message, code = code, sent = sent }
+end
+
+-- Runs M[fn](a, b) on the pool: true, its result | false, failure outcome.
 -- Waits up to `budget` seconds for a thread-side VM when all are busy.
 local function on_thread(fn, budget, a, b)
   if not vm_freed then vm_freed = require("ngx.semaphore").new() end
@@ -54,25 +59,25 @@ local function on_thread(fn, budget, a, b)
   local queued = vm_freed:count() < 0 -- others already wait: take a turn behind them
   while true do
     if not queued then
-      local ok, r1, r2, r3, r4 = ngx.run_worker_thread(POOL, "basiq.ngx", fn, a, b)
+      local ok, r1 = ngx.run_worker_thread(POOL, "basiq.ngx", fn, a, b)
       if ok or r1 ~= NO_VM then
         if vm_freed:count() < 0 then vm_freed:post(1) end
-        if ok then return true, r1, r2, r3, r4 end
+        if ok then return true, r1 end
         r1 = tostring(r1)
         if r1:find("^thread[ _]pool") and r1:find("not found", 1, true) then
-          return false, "nginx.conf needs `thread_pool " .. POOL .. " threads=16;` in its main context:"
-            .. " the SDK does its HTTP on those threads (nginx: " .. r1 .. ")", "thread", false
+          return false, failure("nginx.conf needs `thread_pool " .. POOL .. " threads=16;` in its main context:"
+            .. " the SDK does its HTTP on those threads (nginx: " .. r1 .. ")", "thread", false)
         end
         -- unless it was never queued, it failed in the thread or on the way back: it may have gone
-        return false, "nginx worker thread failed: " .. r1, "thread", r1 ~= "ngx_thread_task_post failed"
+        return false, failure("nginx worker thread failed: " .. r1, "thread", r1 ~= "ngx_thread_task_post failed")
       end
     end
     queued = false
     ngx.update_time()
     local left = deadline - ngx.now()
     if left <= 0 then
-      return false, "every nginx worker-thread Lua VM stayed busy for " .. budget .. " s"
-        .. " (raise lua_worker_thread_vm_pool_size, or the threads of thread_pool " .. POOL .. ")", 28, false
+      return false, failure("every nginx worker-thread Lua VM stayed busy for " .. budget .. " s"
+        .. " (raise lua_worker_thread_vm_pool_size, or the threads of thread_pool " .. POOL .. ")", 28, false)
     end
     -- woken when a VM comes back; the slice covers a wake-up lost to an aborted request
     vm_freed:wait(math.min(left, 0.1))
@@ -104,33 +109,34 @@ local function shared_store(dict)
   return store
 end
 
-M.transport = {
-  name = "ngx",
-  now = function()
-    ngx.update_time()
-    return ngx.now()
-  end,
-  sleep = function(s) ngx.sleep(s) end,
-  check = unusable,
-  store = function()
-    local dict = ngx.shared and ngx.shared[POOL]
-    return dict and shared_store(dict) or token.memory_store()
-  end,
-  request = function(_, req)
-    local ok, status, headers, body, sent = on_thread("thread_perform", (req.timeout or 60000) / 1000, req)
-    if not ok then return nil, status, headers, body end -- nil, message, code, sent
-    return status, headers, body, sent
-  end,
-  batch = function(_, reqs, concurrency)
-    local budget = 0
-    for i = 1, #reqs do budget = math.max(budget, reqs[i].timeout or 60000) end
-    local ok, out, code, sent = on_thread("thread_batch", budget / 1000, reqs, concurrency)
-    if ok then return out end
-    local msg = out
-    out = {}
-    for i = 1, #reqs do out[i] = { err = msg, code = code, sent = sent } end
-    return out
-  end,
-}
+local function now()
+  ngx.update_time()
+  return ngx.now()
+end
+
+local function store()
+  local dict = ngx.shared and ngx.shared[POOL]
+  return dict and shared_store(dict) or token.memory_store()
+end
+
+local function request(_, req)
+  local _, outcome = on_thread("thread_perform", (req.timeout or 60000) / 1000, req)
+  return outcome
+end
+
+local function batch(_, reqs, concurrency)
+  local budget = 0
+  for i = 1, #reqs do budget = math.max(budget, reqs[i].timeout or 60000) end
+  local ok, out = on_thread("thread_batch", budget / 1000, reqs, concurrency)
+  if ok then return out end
+  local list = {}
+  for i = 1, #reqs do list[i] = failure(out.message, out.code, out.sent) end
+  return list
+end
+
+-- A client's transport inside nginx (transport.lua has the contract).
+function M.transport()
+  return { request = request, batch = batch, now = now, sleep = ngx.sleep, check = unusable, store = store }
+end
 
 return M

@@ -5,6 +5,8 @@
 -- A store keeps { token, renew_at, expires_at } per key and a lock per key;
 -- the default lives in the client, nginx swaps in one that all workers share.
 -- Times are seconds on the transport's clock (monotonic outside nginx).
+local errors = require("basiq.errors")
+
 local M = {}
 
 local MAX_SLOTS = 1000 -- CLIENT_ACCESS tokens are per user: keep the cache bounded
@@ -73,7 +75,7 @@ function M.get(store, clock, key, fetch, deadline, now)
     end
     -- someone else is renewing: the current token serves until it expires
     if token and now < expires_at then return token, nil, waited end
-    if now >= deadline then return nil, "timed out waiting for another token renewal" end
+    if now >= deadline then return nil, errors.new("timeout", "timed out waiting for another token renewal") end
     clock.sleep(math.min(wait, deadline - now))
     wait, waited = math.min(wait * 2, 0.1), true
     now = clock.now()

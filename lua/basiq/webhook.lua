@@ -2,6 +2,7 @@
 -- (webhook-id, webhook-timestamp, webhook-signature). The HMAC, base64 and
 -- constant-time comparison are in the C core (OpenSSL's libcrypto).
 local core = require("basiq.lazy")
+local errors = require("basiq.errors")
 
 local M = {}
 
@@ -27,7 +28,7 @@ local function header(headers, want)
 end
 
 local function check(cond, arg, what)
-  if not cond then error("basiq.webhook.verify: " .. arg .. " must be " .. what, 3) end
+  if not cond then errors.raise("basiq.webhook.verify: " .. arg .. " must be " .. what) end
 end
 
 -- verify(secret, headers, rawBody [, { tolerance = seconds, now = seconds }])
@@ -58,13 +59,13 @@ end
 -- The webhook-signature value for a body: for testing your own receiver.
 function M.sign(secret, id, timestamp, body)
   if type(secret) ~= "string" or type(id) ~= "string" or type(body) ~= "string" then
-    error("basiq.webhook.sign: secret, id and body must be strings", 2)
+    errors.raise("basiq.webhook.sign: secret, id and body must be strings")
   end
   local ts = tostring(math.tointeger and math.tointeger(timestamp) or timestamp)
-  if not ts:match("^%d+$") then error("basiq.webhook.sign: timestamp must be whole seconds", 2) end
+  if not ts:match("^%d+$") then errors.raise("basiq.webhook.sign: timestamp must be whole seconds") end
   local b64 = secret:gsub("^whsec_", "")
   local key = core.b64decode(b64 .. ("="):rep(-#b64 % 4)) -- padding optional, as in verify
-  if not key or key == "" then error("basiq.webhook.sign: secret must be whsec_ followed by base64", 2) end
+  if not key or key == "" then errors.raise("basiq.webhook.sign: secret must be whsec_ followed by base64") end
   return "v1," .. core.b64encode(core.hmac_sha256(key, id .. "." .. ts .. "." .. body))
 end
 

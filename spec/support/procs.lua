@@ -85,10 +85,10 @@ end
 -- for the stats routes of the suite's server.
 function M.get_json(url)
   local h = require("basiq.core").new()
-  local status, _, body = h:perform({ method = "GET", url = url })
+  local o = h:perform({ method = "GET", url = url })
   h:close()
-  assert(status == 200, "GET " .. url .. " answered " .. tostring(status))
-  return require("cjson").decode(body)
+  assert(o.status == 200, "GET " .. url .. " answered " .. tostring(o.status or o.message))
+  return require("cjson").decode(o.body)
 end
 
 -- A Prism mock of one Basiq definition: { url, pid, stop() }.

@@ -1,0 +1,19 @@
+-- Which operation a name means for a client: one it loaded (basiq.load),
+-- else Basiq's own. Each API's table of operations is required the first
+-- time one of its operations is asked for, so `require "basiq"` stays quick.
+local index = require("basiq.ops.index")
+
+local M = {}
+
+-- op, base server URL of its definition | nil when no such operation.
+function M.find(state, name)
+  local loaded = state.loaded[name]
+  if loaded then return loaded.op, loaded.server end
+  local api = index[name]
+  if not api then return nil end
+  local t = require("basiq.ops." .. api)
+  local op = t.ops[name]
+  return op, op.servers and op.servers[1] or t.servers[1]
+end
+
+return M

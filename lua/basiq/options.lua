@@ -1,0 +1,71 @@
+-- The client's settings: basiq.config{...} and basiq.new{...} options,
+-- each checked, and the server URL. A mistake raises naming the function
+-- and the option; nothing here sends anything.
+local errors = require("basiq.errors")
+local guard = require("basiq.guard")
+local values = require("basiq.values")
+local transport = require("basiq.transport")
+
+local M = {}
+
+local OPTIONS = { -- option -> kind of value
+  timeout = "ms", attemptTimeout = "ms", connectTimeout = "ms", maxBodySize = "bytes", caFile = "string",
+  retries = "count", retryDelay = "ms", retryMaxDelay = "ms", allowInsecureHttp = "boolean",
+  transport = "transport",
+}
+
+-- Timeouts of a call's first attempt, which has the whole budget: worked
+-- out once per setting, not per call.
+local function first_attempt(state)
+  state.first_timeout = math.min(state.attemptTimeout or state.timeout, state.timeout)
+  state.first_connect = math.min(state.connectTimeout, state.timeout)
+end
+
+-- Settings a new client starts with.
+function M.defaults()
+  local state = { timeout = 60000, connectTimeout = 10000, retries = 2, retryDelay = 100, retryMaxDelay = 2000 }
+  first_attempt(state)
+  return state
+end
+
+local function fail(who, fmt, ...)
+  errors.raise(string.format("basiq.%s: " .. fmt, who, ...))
+end
+
+-- A base URL for basiq.server() or the server option, without trailing slashes.
+function M.server(who, url)
+  return guard.base_url(url) or fail(who, "server must be an http:// or https:// URL")
+end
+
+-- Applies opts to state (server, auth and apiKey are the caller's). Returns
+-- true when the transport changed (the caller starts a fresh token store).
+function M.apply(who, state, opts)
+  local new_transport = false
+  for k, v in pairs(opts) do
+    local kind = OPTIONS[k]
+    if k == "server" then
+      state.server = M.server(who, v)
+    elseif k == "auth" or k == "apiKey" then -- luacheck: ignore 542
+      -- the caller's
+    elseif not kind then
+      fail(who, "unknown option '%s'", values.shown(tostring(k)))
+    elseif kind == "string" or kind == "boolean" then
+      if type(v) ~= kind then fail(who, "option '%s' must be a %s", k, kind) end
+      state[k] = v
+    elseif kind == "count" then
+      if not values.integer(v, 0, 10) then fail(who, "option '%s' must be an integer from 0 to 10", k) end
+      state[k] = v
+    elseif kind == "transport" then
+      state.transport = transport.resolve(who, v)
+      new_transport = true
+    else
+      if not values.positive(v) then fail(who, "option '%s' must be a positive number", k) end
+      state[k] = v
+    end
+  end
+  state.routes = {}
+  first_attempt(state)
+  return new_transport
+end
+
+return M
