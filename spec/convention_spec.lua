@@ -1,0 +1,79 @@
+-- The one error convention: a mistake raises "basiq.<function>: ..." at the
+-- caller's line, whichever public function found it and however deep; every
+-- other failure is nil, err with a basiq error object.
+local basiq = require("basiq")
+local procs = require("support.procs")
+
+local MISTAKES = {
+  { "getUser({})", function(c) return c.getUser({}) end, "basiq.getUser: missing required parameter 'userId'" },
+  { "new(5)", function(c) return c.new(5) end, "basiq.new: options must be a table" },
+  { "new{ nosuch }", function(c) return c.new({ nosuch = 1 }) end, "basiq.new: unknown option 'nosuch'" },
+  { "new{ transport = 5 }", function(c) return c.new({ transport = 5 }) end, "basiq.new: option 'transport' must be" },
+  { "config(5)", function(c) return c.config(5) end, "basiq.config: options must be a table" },
+  { "config{ retries = 11 }", function(c) return c.config({ retries = 11 }) end,
+    "basiq.config: option 'retries' must be an integer from 0 to 10" },
+  { "server(ftp)", function(c) return c.server("ftp://x") end, "basiq.server: server must be an http:// or https:// URL" },
+  { "auth('')", function(c) return c.auth("") end, "basiq.auth: credential must be a non-empty string" },
+  { "call(nope)", function(c) return c.call("nope") end, "basiq.call: unknown operation 'nope'" },
+  { "paginate(POST)", function(c) return c.paginate("createUser", {}) end,
+    "basiq.paginate: createUser is not a list operation (GET)" },
+  { "batch('x')", function(c) return c.batch("x") end, "basiq.batch: calls must be a list" },
+  { "batch: a bad call", function(c) return c.batch({ { "getUser", {} } }) end,
+    "basiq.batch: call 1: basiq.getUser: missing required parameter 'userId'" },
+  { "waitForJob('')", function(c) return c.waitForJob("") end, "basiq.waitForJob: jobId must be a non-empty string" },
+  { "clientToken('')", function(c) return c.clientToken("") end, "basiq.clientToken: userId must be a non-empty string" },
+  { "filter({})", function(c) return c.filter({}) end, "basiq.filter: no conditions" },
+  { "webhook.verify(5)", function(c) return c.webhook.verify(5, {}, "") end,
+    "basiq.webhook.verify: secret must be" },
+  { "webhook.sign(5)", function(c) return c.webhook.sign(5) end, "basiq.webhook.sign: secret, id and body must be strings" },
+  { "load(5)", function(c) return c.load(5) end, "basiq.load: path must be a string" },
+  { "plain http", function(c) return c.new({ server = "http://api.example.com" }).auth("t").getUser({ userId = "u" }) end,
+    "basiq.getUser: refusing to send credentials over plain http" },
+}
+
+describe("a mistake", function()
+  for _, case in ipairs(MISTAKES) do
+    it("raises at the caller's line: " .. case[1], function()
+      local c = basiq.new({ apiKey = "k" })
+      local line
+      local ok, err = pcall(function()
+        line = debug.getinfo(1, "l").currentline; case[2](c)
+      end)
+      assert.is_false(ok)
+      assert.is_string(err)
+      local file, at, msg = err:match("^(.-):(%d+): (.*)$")
+      assert.matches("convention_spec%.lua$", file or "", nil, nil, err)
+      assert.are.equal(line, tonumber(at), err)
+      assert.are.equal(1, msg:find(case[3], 1, true), err)
+    end)
+  end
+end)
+
+describe("every other failure", function()
+  it("is nil, err with an error object: load of a missing file, of invalid JSON", function()
+    local n, err = basiq.new().load("/nonexistent/basiq.json")
+    assert.is_nil(n)
+    assert.are.equal("basiq.error", getmetatable(err).__name)
+    assert.are.equal("load", err.code)
+    assert.matches("^basiq.load: .*No such file", tostring(err))
+    local path = procs.temp_file("{ not json")
+    n, err = basiq.new().load(path)
+    os.remove(path)
+    assert.is_nil(n)
+    assert.are.equal("invalid", err.code)
+    assert.matches("^basiq.load: .*invalid JSON", err.message)
+  end)
+
+  it("is nil, err from the token store when another renewal outlasts the call", function()
+    local token = require("basiq.token")
+    local store = token.memory_store()
+    assert.is_true(store.lock("k")) -- someone else is renewing, and never finishes
+    local t = 0
+    local clock = { now = function() return t end, sleep = function(s) t = t + s end }
+    local tok, err = token.get(store, clock, "k", function() error("not called") end, 1)
+    assert.is_nil(tok)
+    assert.are.equal("basiq.error", getmetatable(err).__name)
+    assert.are.equal("timeout", err.code)
+    assert.matches("timed out waiting for another token renewal", tostring(err))
+  end)
+end)
