@@ -42,12 +42,15 @@ ops:
 rockspec:
 	lua5.4 tools/rockspec.lua
 
-# The suite on Lua 5.4, then again on LuaJIT (OpenResty's runtime).
+# The suite on every runtime LuaRocks users run, each against its own
+# build of the core: make test LUAS="5.4 luajit" runs a subset.
+LUAS ?= 5.1 5.2 5.3 5.4 luajit
 test: deps
-	$(MAKE) --no-print-directory build
-	$(MAKE) --no-print-directory LUA=luajit build
-	@status=0; lua5.4 /usr/bin/busted || status=1; \
-	  lua5.4 /usr/bin/busted --run=luajit || status=1; exit $$status
+	@for v in $(LUAS); do lua=lua$$v; [ $$v = luajit ] && lua=luajit; \
+	  $(MAKE) --no-print-directory LUA=$$lua build || exit 1; done
+	@status=0; for v in $(LUAS); do lua=lua$$v; [ $$v = luajit ] && lua=luajit; \
+	  echo "== busted on $$lua"; lua5.4 /usr/bin/busted --run=$$lua || status=1; \
+	done; exit $$status
 
 demo: deps build
 	@LUA_PATH_5_4="$(CURDIR)/spec/?.lua;$$LUA_PATH_5_4" lua5.4 tools/demo.lua
@@ -108,11 +111,15 @@ fuzz: deps $(FUZZERS)
 # test; its npm packages are installed here only; about three minutes).
 # BENCH_ROUNDS, BENCH_CALLS, BENCH_SLOW_ROUNDS, BENCH_LAYOUTS, BENCH_COUNT=0:
 # see bench/run.lua.
-bench: deps build build/rawcurl
+bench: deps build build/rawcurl build/fixtime.so
 	$(MAKE) --no-print-directory LUA=luajit build
 	@[ bench/package-lock.json -ot bench/node_modules/.stamp ] 2>/dev/null || \
 	  { npm ci --prefix bench --no-audit --no-fund --loglevel=error && touch bench/node_modules/.stamp; }
 	lua5.4 bench/run.lua
+
+build/fixtime.so: bench/fixtime.c
+	@mkdir -p build
+	$(CC) -O2 -Wall -Wextra -Werror -shared -fPIC -o $@ $<
 
 build/rawcurl: bench/rawcurl.c lua/basiq/version.lua
 	@mkdir -p build

@@ -67,7 +67,7 @@ describe("every other failure", function()
   it("is nil, err from the token store when another renewal outlasts the call", function()
     local token = require("basiq.token")
     local store = token.memory_store()
-    assert.is_true(store.lock("k")) -- someone else is renewing, and never finishes
+    assert.is_true(store.lock("k", 1000, 0)) -- someone else is renewing, and does not finish in time
     local t = 0
     local clock = { now = function() return t end, sleep = function(s) t = t + s end }
     local tok, err = token.get(store, clock, "k", function() error("not called") end, 1)

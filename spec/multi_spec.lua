@@ -85,7 +85,7 @@ describe("core.multi", function()
     assert.is_true(out[5].sent)
     assert.are.equal(500, out[6].status)
     for _, i in ipairs({ 3, 4, 5 }) do
-      assert.are.same({ "code", "message", "sent" }, (function()
+      assert.are.same({ "code", "message", "sent", "time" }, (function()
         local keys = {}
         for k in pairs(out[i]) do keys[#keys + 1] = k end
         table.sort(keys)

@@ -350,9 +350,19 @@ void basiq_push_failure(lua_State *L, const char *message, CURLcode rc, int sent
   lua_setfield(L, -2, "sent");
 }
 
-/* Pushes a finished transfer's outcome table: { status, headers, body }
- * for an answer (with room for the data field the engine adds), or
- * { message, code, sent }. */
+/* The transfer's own duration in seconds: the engine counts a call's
+ * budget back from it instead of reading the clock before every call.
+ * 0 when libcurl cannot tell. */
+static void push_time(lua_State *L, basiq_xfer *x) {
+  curl_off_t us = 0;
+  if (curl_easy_getinfo(x->curl, CURLINFO_TOTAL_TIME_T, &us) != CURLE_OK || us < 0) us = 0;
+  lua_pushnumber(L, (lua_Number)us / 1e6);
+  lua_setfield(L, -2, "time");
+}
+
+/* Pushes a finished transfer's outcome table: { status, headers, body,
+ * time } for an answer (with room for the data field the engine adds), or
+ * { message, code, sent, time }. */
 void basiq_xfer_push(lua_State *L, basiq_xfer *x, CURLcode rc) {
   long status = 0;
   if (rc == CURLE_OK) rc = curl_easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &status);
@@ -360,9 +370,10 @@ void basiq_xfer_push(lua_State *L, basiq_xfer *x, CURLcode rc) {
     const char *p = x->head.data, *end = p ? p + x->head.len : NULL; /* no arithmetic on NULL */
     int lines = 0;
     while (p && (p = memchr(p, '\n', (size_t)(end - p))) != NULL) { lines++; p++; }
-    lua_createtable(L, 0, 4);
+    lua_createtable(L, 0, 5);
     lua_pushinteger(L, status);
     lua_setfield(L, -2, "status");
+    push_time(L, x);
     lua_createtable(L, 0, lines); /* one slot a line (the status line's spare): no rehash as it fills */
     basiq_parse_headers(x->head.data, x->head.len, push_header, L);
     lua_setfield(L, -2, "headers");
@@ -371,7 +382,8 @@ void basiq_xfer_push(lua_State *L, basiq_xfer *x, CURLcode rc) {
     if (x->body.cap > 1024 * 1024) basiq_buf_free(&x->body); /* don't pin a huge page */
     return;
   }
-  lua_createtable(L, 0, 3);
+  lua_createtable(L, 0, 4);
+  push_time(L, x);
   if (x->too_big) {
     char msg[64];
     if (x->too_big == TOO_BIG_BODY)

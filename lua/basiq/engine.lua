@@ -162,23 +162,34 @@ end
 
 -- Sends a complete request along r within the client's timeout. The first
 -- attempt of a call without an automatic token has the whole budget and
--- nothing to arm: no call state is made unless it fails.
+-- nothing to arm: no clock is read and no call state made unless it fails
+-- (then the budget counts back from the attempt's own time).
 local function send(state, name, r, req)
   local t = state.transport
   if t.check then
     local perr = M.unusable(state, name)
     if perr then return nil, perr end
   end
-  local now = t.now()
-  if r.auto then return drive(state, call_state(name, r, req, now + state.timeout / 1000), now) end
+  if r.auto then
+    local now = t.now()
+    return drive(state, call_state(name, r, req, now + state.timeout / 1000), now)
+  end
   if not req.timeout then req.timeout, req.connect_timeout = state.first_timeout, state.first_connect end
   local o = t:request(req)
   local status = o.status
   if status and status >= 200 and status < 300 then
-    o.data, o.body = decode(o.headers, o.body), nil
+    -- the commonest answer, decoded here rather than by a call to decode()
+    local body = o.body
+    local ct = o.headers["content-type"]
+    local v = ct and jsonish[ct] and body ~= "" and json.decode(body)
+    if v then
+      o.data, o.body = v, nil
+    else
+      o.data, o.body = decode(o.headers, body), nil
+    end
     return o
   end
-  local c = call_state(name, r, req, now + state.timeout / 1000)
+  local c = call_state(name, r, req, t.now() - (o.time or 0) + state.timeout / 1000)
   local res, err, wait = settle(state, c, o)
   if not wait then return res, err end
   if wait > 0 then t.sleep(wait) end

@@ -10,12 +10,14 @@ local HERE = debug.getinfo(1, "S").source:match("^(@.*[/\\])errors%.lua$") or "@
 
 -- Raises message at the first Lua function outside the SDK: the user's
 -- line, however deep inside the SDK the mistake was found (no levels to
--- count). C frames between (pcall, metamethods) have no line to show.
+-- count). C frames between (pcall, metamethods) and Lua 5.1's tail-call
+-- marks have no line to show.
+local LINELESS = { C = true, tail = true }
 function M.raise(message)
   local level = 2
   while true do
     local info = debug.getinfo(level, "S")
-    if not info or info.what ~= "C" and info.source:sub(1, #HERE) ~= HERE then break end
+    if not info or not LINELESS[info.what] and info.source:sub(1, #HERE) ~= HERE then break end
     level = level + 1
   end
   error(message, level)

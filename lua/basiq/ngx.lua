@@ -104,7 +104,7 @@ local function shared_store(dict)
     if cur == tok then dict:delete("t:" .. key) end
   end
   -- expires by itself, so a worker that dies while renewing cannot wedge the rest
-  function store.lock(key) return (dict:add("l:" .. key, true, 30)) == true end
+  function store.lock(key, ttl) return (dict:add("l:" .. key, true, ttl)) == true end
   function store.unlock(key) dict:delete("l:" .. key) end
   return store
 end
@@ -120,7 +120,9 @@ local function store()
 end
 
 local function request(_, req)
+  local t0 = now()
   local _, outcome = on_thread("thread_perform", (req.timeout or 60000) / 1000, req)
+  outcome.time = now() - t0 -- the hop, and any wait for a thread-side VM, count against the call's budget
   return outcome
 end
 

@@ -10,6 +10,7 @@ local errors = require("basiq.errors")
 local M = {}
 
 local MAX_SLOTS = 1000 -- CLIENT_ACCESS tokens are per user: keep the cache bounded
+local LOCK_TTL = 30    -- seconds a renewal may hold its lock
 
 function M.memory_store()
   local slots, locks, n = {}, {}, 0
@@ -33,9 +34,12 @@ function M.memory_store()
     local s = slots[key]
     if s and s[1] == token then slots[key] = nil; n = n - 1 end
   end
-  function store.lock(key)
-    if locks[key] then return false end
-    locks[key] = true
+  -- A lock expires by itself after ttl seconds: a renewal that died with
+  -- its coroutine (or raised) cannot wedge the others.
+  function store.lock(key, ttl, now)
+    local held = locks[key]
+    if held and held > now then return false end
+    locks[key] = now + ttl
     return true
   end
   function store.unlock(key) locks[key] = nil end
@@ -58,13 +62,14 @@ function M.get(store, clock, key, fetch, deadline, now)
   while true do
     local token, renew_at, expires_at = store.get(key)
     if token and now < renew_at then return token, nil, waited end
-    if store.lock(key) then
+    if store.lock(key, LOCK_TTL, now) then
       -- checked again under the lock: another worker may have just renewed
       token, renew_at, expires_at = store.get(key)
       if token and now < renew_at then store.unlock(key); return token, nil, waited end
-      local ok, t, expires_in = pcall(fetch, deadline)
+      -- not under pcall, which Lua 5.1 could not yield across (a cosocket
+      -- transport): a bug that raises here leaves the lock to expire
+      local t, expires_in = fetch(deadline)
       store.unlock(key)
-      if not ok then error(t, 0) end -- a bug, not a network failure: re-raise after unlocking
       if t then
         store.set(key, t, now + expires_in - M.margin(expires_in), now + expires_in, now)
         return t, nil, true

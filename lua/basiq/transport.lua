@@ -14,9 +14,11 @@
 --         timeout, connect_timeout (ms), max_body? (bytes), cainfo? }
 --   (read-only: its tables may be shared between calls)
 -- outcome, a fresh table (a success becomes the caller's result):
---   { status = 200, headers = { ["lower-case-name"] = value }, body = "..." }
---   { message = "...", code = <curl code or a kind name>, sent = <bool> }
---   where sent says whether any byte of the request may have left.
+--   { status = 200, headers = { ["lower-case-name"] = value }, body = "...", time }
+--   { message = "...", code = <curl code or a kind name>, sent = <bool>, time }
+--   where sent says whether any byte of the request may have left, and
+--   time (optional) the seconds the attempt took: a failed first attempt's
+--   call budget counts back from it (without it, from the attempt's end).
 local core = require("basiq.lazy")
 local errors = require("basiq.errors")
 
