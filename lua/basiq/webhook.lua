@@ -3,13 +3,14 @@
 -- constant-time comparison are in the C core (OpenSSL's libcrypto).
 local core = require("basiq.lazy")
 local errors = require("basiq.errors")
+local values = require("basiq.values")
 
 local M = {}
 
 -- A header by case-insensitive name: its value, or nil and why not. A header
 -- sent twice (OpenResty gives a list, or two spellings of the name as keys)
 -- is refused rather than one of its values picked.
-local function header(headers, want)
+function M.header(headers, want)
   local found, n = nil, 0
   for k, v in pairs(headers) do
     if type(k) == "string" and k:lower() == want then
@@ -27,33 +28,64 @@ local function header(headers, want)
   return found
 end
 
-local function check(cond, arg, what)
-  if not cond then errors.raise("basiq.webhook.verify: " .. arg .. " must be " .. what) end
+local function check(who, cond, arg, what)
+  if not cond then errors.raise(who .. ": " .. arg .. " must be " .. what) end
 end
 
--- verify(secret, headers, rawBody [, { tolerance = seconds, now = seconds }])
--- -> true | false, reason. rawBody is the body exactly as received.
-function M.verify(secret, headers, body, opts)
-  check(type(secret) == "string" and secret ~= "", "secret", "a non-empty string")
-  check(type(headers) == "table", "headers", "a table")
-  check(type(body) == "string", "rawBody", "a string (the body exactly as received)")
-  check(opts == nil or type(opts) == "table", "opts", "a table")
+local NOT_A_SECRET = " is not a Standard Webhooks secret (whsec_ and base64, as the reference libraries read it)"
+
+-- The HMAC keys of a secret or a list of them (while a secret is rotated,
+-- old and new). A secret that either reference library would refuse is a
+-- mistake, raised without showing it.
+local function keys_of(who, secret)
+  local list = type(secret) == "string" and { secret } or secret
+  local n = type(list) == "table" and values.sequence(list)
+  if not n or n == 0 then errors.raise(who .. ": secret must be a string or a non-empty list of strings") end
+  local keys = {}
+  for i = 1, n do
+    local s = list[i]
+    if type(s) ~= "string" then errors.raise(who .. ": secret " .. i .. " must be a string") end
+    keys[i] = core.webhook_key(s)
+    if not keys[i] then errors.raise(who .. ": " .. (list == secret and "secret " .. i or "the secret") .. NOT_A_SECRET) end
+  end
+  return keys
+end
+
+-- verify as the public function who does it (receive verifies too).
+function M.check(who, secret, headers, body, opts)
+  local keys = keys_of(who, secret)
+  check(who, type(headers) == "table", "headers", "a table")
+  check(who, type(body) == "string", "rawBody", "a string (the body exactly as received)")
+  check(who, opts == nil or type(opts) == "table", "opts", "a table")
   opts = opts or {}
   local tolerance, now = opts.tolerance or 300, opts.now or os.time()
-  check(type(tolerance) == "number" and tolerance >= 0, "opts.tolerance", "a number of seconds")
-  check(type(now) == "number" and now == now, "opts.now", "a number of seconds") -- NaN would pass any window
+  check(who, type(tolerance) == "number" and tolerance >= 0, "opts.tolerance", "a number of seconds")
+  check(who, type(now) == "number" and now == now, "opts.now", "a number of seconds") -- NaN would pass any window
 
-  local id, why = header(headers, "webhook-id")
+  local id, why = M.header(headers, "webhook-id")
   if not id then return false, why end
-  local ts, why2 = header(headers, "webhook-timestamp")
+  local ts, why2 = M.header(headers, "webhook-timestamp")
   if not ts then return false, why2 end
   if not ts:match("^%d+$") or #ts > 15 then return false, "invalid webhook-timestamp header" end
-  local sigs, why3 = header(headers, "webhook-signature")
+  local sigs, why3 = M.header(headers, "webhook-signature")
   if not sigs then return false, why3 end
   if math.abs(now - tonumber(ts)) > tolerance then
     return false, "webhook-timestamp is more than " .. tolerance .. " s from now"
   end
-  return core.webhook_check(secret, id, ts, body, sigs)
+  local reason
+  for i = 1, #keys do
+    local ok, why4 = core.webhook_check(keys[i], id, ts, body, sigs)
+    if ok then return true end
+    reason = reason or why4
+  end
+  return false, reason
+end
+
+-- verify(secret | { secret, ... }, headers, rawBody [, { tolerance = seconds, now = seconds }])
+-- -> true | false, reason. rawBody is the body exactly as received. Pure:
+-- nothing is kept between calls.
+function M.verify(secret, headers, body, opts)
+  return M.check("basiq.webhook.verify", secret, headers, body, opts)
 end
 
 -- The webhook-signature value for a body: for testing your own receiver.
@@ -63,10 +95,15 @@ function M.sign(secret, id, timestamp, body)
   end
   local ts = tostring(math.tointeger and math.tointeger(timestamp) or timestamp)
   if not ts:match("^%d+$") then errors.raise("basiq.webhook.sign: timestamp must be whole seconds") end
-  local b64 = secret:gsub("^whsec_", "")
-  local key = core.b64decode(b64 .. ("="):rep(-#b64 % 4)) -- padding optional, as in verify
-  if not key or key == "" then errors.raise("basiq.webhook.sign: secret must be whsec_ followed by base64") end
+  local key = core.webhook_key(secret)
+  if not key then errors.raise("basiq.webhook.sign: the secret" .. NOT_A_SECRET) end
   return "v1," .. core.b64encode(core.hmac_sha256(key, id .. "." .. ts .. "." .. body))
+end
+
+-- receive(secrets, headers, rawBody, handler [, opts]) -> status, detail:
+-- each delivery verified, then handled once (basiq/receiver.lua).
+function M.receive(...)
+  return require("basiq.receiver").receive(...)
 end
 
 return M
