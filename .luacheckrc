@@ -6,4 +6,5 @@ files["spec/"] = { std = "+busted" }
 -- the nginx transport and the OpenResty examples run inside nginx
 files["lua/basiq/ngx.lua"] = { read_globals = { "ngx" } }
 files["lua/basiq/transport.lua"] = { read_globals = { "ngx" } } -- detects nginx
+files["lua/basiq/deliveries/shdict.lua"] = { read_globals = { "ngx" } }
 files["examples/openresty/"] = { globals = { "ngx" } } -- handlers set ngx.status

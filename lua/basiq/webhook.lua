@@ -106,4 +106,17 @@ function M.receive(...)
   return require("basiq.receiver").receive(...)
 end
 
+-- The receiver's stores: in this process (bounded, expiring), or in an
+-- nginx lua_shared_dict that every worker sees.
+function M.memory_store(opts)
+  return require("basiq.deliveries.memory").new(opts)
+end
+
+function M.shared_store(dict, name)
+  if dict == nil or type(dict.add) ~= "function" then
+    errors.raise("basiq.webhook.shared_store: dict must be a lua_shared_dict (ngx.shared.<name>)")
+  end
+  return require("basiq.deliveries.shdict").new(dict, name)
+end
+
 return M
