@@ -305,27 +305,67 @@ describe("core crypto", function()
 end)
 
 describe("examples/webhook_receiver.lua", function()
-  it("answers 204 to a signed delivery and 400 to a forged one", function()
-    local port = procs.free_port()
-    local root = procs.ROOT
-    local pid = procs.spawn({ "env", "BASIQ_WEBHOOK_SECRET=" .. SECRET, "PORT=" .. port,
-      "LUA_PATH_5_4=" .. root .. "/lua/?.lua;" .. root .. "/lua/?/init.lua;;",
-      "LUA_CPATH_5_4=" .. root .. "/build/lua5.4/?.so;;", "lua5.4", root .. "/examples/webhook_receiver.lua" }, "/dev/null")
-    assert.is_true(procs.wait_port(port, 10, pid), "the receiver did not start")
+  local srv
+  setup(function() srv = procs.httpd() end)
+  teardown(function() srv.stop() end)
+
+  -- The example as a process: { post(id, body[, secret]) -> status, body; log(); stop() }
+  local function receiver(env)
+    local port, root, log = procs.free_port(), procs.ROOT, os.tmpname()
+    local argv = { "env", "PORT=" .. port, "LUA_PATH_5_4=" .. root .. "/lua/?.lua;" .. root .. "/lua/?/init.lua;;",
+      "LUA_CPATH_5_4=" .. root .. "/build/lua5.4/?.so;;" }
+    for _, e in ipairs(env) do argv[#argv + 1] = e end
+    argv[#argv + 1] = "lua5.4"
+    argv[#argv + 1] = root .. "/examples/webhook_receiver.lua"
+    local pid = procs.spawn(argv, log)
+    assert.is_true(procs.wait_port(port, 10, pid), "the receiver did not start: " .. procs.read_file(log))
     local now = tostring(os.time())
-    local body = '{"type":"event","id":"e1","eventTypeId":"connection.created"}'
-    local function post(sig)
-      local h = core.new()
-      local status = h:perform({ method = "POST", url = "http://127.0.0.1:" .. port .. "/basiq", body = body,
-        headers = { "Content-Type: application/json", "webhook-id: msg_1", "webhook-timestamp: " .. now,
-          "webhook-signature: " .. sig } }).status
-      h:close()
-      return status
-    end
-    local good = post(basiq.webhook.sign(SECRET, "msg_1", now, body))
-    local forged = post(basiq.webhook.sign("whsec_" .. core.b64encode(("x"):rep(24)), "msg_1", now, body))
-    procs.kill(pid)
-    assert.are.equal(204, good)
-    assert.are.equal(400, forged)
+    return {
+      post = function(id, body, secret)
+        local h = core.new()
+        local o = h:perform({ method = "POST", url = "http://127.0.0.1:" .. port .. "/basiq", body = body,
+          headers = { "Content-Type: application/json", "webhook-id: " .. id, "webhook-timestamp: " .. now,
+            "webhook-signature: " .. basiq.webhook.sign(secret or SECRET, id, now, body) } })
+        h:close()
+        return o.status, o.body
+      end,
+      log = function() return procs.read_file(log) end,
+      stop = function() procs.kill(pid); os.remove(log) end,
+    }
+  end
+  local function count(text, s) return select(2, text:gsub(s:gsub("%p", "%%%0"), "")) end
+
+  it("acknowledges a signed delivery, processes it once however often it comes, and refuses a forged one", function()
+    local old = "whsec_" .. core.b64encode(("o"):rep(24))
+    local r = receiver({ "BASIQ_WEBHOOK_SECRET=" .. SECRET .. " " .. old })
+    local body = '{"eventTypeId":"connection.created","eventId":"e1"}'
+    local first = { r.post("msg_1", body) }
+    local again = { r.post("msg_1", body) }
+    local third = { r.post("msg_1", body) }
+    local rotated = r.post("msg_2", body, old)
+    local forged = { r.post("msg_3", body, "whsec_" .. core.b64encode(("x"):rep(24))) }
+    local log = r.log()
+    r.stop()
+    assert.are.same({ 200, "" }, first)
+    assert.are.same({ { 200, "" }, { 200, "" } }, { again, third })
+    assert.are.equal(200, rotated)
+    assert.are.same({ 400, "no signature matches" }, forged)
+    assert.are.equal(1, count(log, "processed\tconnection.created\te1\tmsg_1"), log)
+    assert.are.equal(1, count(log, "processed\tconnection.created\te1\tmsg_2"), log)
+  end)
+
+  it("answers a failed handler with a 500, and processes Basiq's retry", function()
+    local base = srv.url .. "/tok/60/example"
+    local r = receiver({ "BASIQ_WEBHOOK_SECRET=" .. SECRET, "BASIQ_API_KEY=a2V5", "BASIQ_SERVER=" .. base })
+    -- the entity's first GET fails with a 500: the handler returns false
+    local body = '{"eventTypeId":"user.created","eventId":"e2","links":{"eventEntity":"' .. base
+      .. '/flaky/example-entity/1/500/users/u1"}}'
+    local statuses = { (r.post("msg_4", body)), (r.post("msg_4", body)), (r.post("msg_4", body)) }
+    local log = r.log()
+    r.stop()
+    assert.are.same({ 500, 200, 200 }, statuses, log)
+    assert.are.equal(1, count(log, "processed\tuser.created\te2\tmsg_4"), log)
+    assert.matches("basiq webhook msg_4: basiq.webhook.receive: the handler returned false: basiq.follow: HTTP 500", log)
+    assert.are.equal(2, #procs.get_json(srv.url .. "/flaky/example-entity/stats").attempts) -- fetched twice, no more
   end)
 end)
