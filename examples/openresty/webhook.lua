@@ -62,4 +62,4 @@ ngx.log(status < 300 and ngx.INFO or ngx.WARN, "basiq webhook ", id, ": ", statu
   type(detail) == "table" and "processed" or detail)
 ngx.status = status
 if status >= 300 then ngx.say(detail) end -- a short reason, never an error's details
-return ngx.exit(status < 300 and ngx.HTTP_OK or status)
+return ngx.exit(ngx.HTTP_OK) -- the request is done, with the status set above
