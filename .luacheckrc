@@ -6,4 +6,5 @@ files["spec/"] = { std = "+busted" }
 -- the nginx transport and the OpenResty examples run inside nginx
 files["lua/basiq/ngx.lua"] = { read_globals = { "ngx" } }
 files["lua/basiq/transport.lua"] = { read_globals = { "ngx" } } -- detects nginx
+files["lua/basiq/observe.lua"] = { read_globals = { "ngx" } } -- logs through nginx there
 files["examples/openresty/"] = { globals = { "ngx" } } -- handlers set ngx.status

@@ -10,6 +10,8 @@ local engine = require("basiq.engine")
 local route = require("basiq.route")
 local token = require("basiq.token")
 local values = require("basiq.values")
+local suggest = require("basiq.suggest")
+local index = require("basiq.ops.index")
 
 local setmetatable, type = setmetatable, type
 
@@ -40,11 +42,19 @@ function M.new(opts, target)
   local function operation(name)
     local fn = fns[name]
     if fn then return fn end
-    local op, server = operations.find(state, name)
-    if not op then return nil end
-    fn = engine.bind(state, name, op, server)
+    if not operations.find(state, name) then return nil end
+    fn = engine.bind(state, name)
     fns[name] = fn
     return fn
+  end
+
+  -- A read of a name the client does not have: a typo, said with the
+  -- nearest name the client does have.
+  local function no_such(name)
+    local names = {}
+    for k in pairs(client) do if type(k) == "string" then names[#names + 1] = k end end
+    for k in pairs(state.loaded) do names[#names + 1] = k end -- those only call() reaches
+    errors.raise("basiq: no operation '" .. values.shown(name) .. "'" .. suggest.hint(name, names))
   end
 
   local function set_credential(who, value, apikey)
@@ -93,7 +103,7 @@ function M.new(opts, target)
   function client.load(path)
     return require("basiq.load").add(state, path, function(name)
       fns[name] = nil -- forget the function made for the name's old operation
-      if not helpers[name] then rawset(client, name, nil) end
+      if not helpers[name] then rawset(client, name, operation(name)) end
     end)
   end
 
@@ -132,6 +142,11 @@ function M.new(opts, target)
   end
 
   for k in pairs(client) do helpers[k] = true end
+  -- every operation is a field from the start, so rawget(basiq, "getUser")
+  -- is a feature test and pairs() lists them
+  for name in pairs(index) do
+    if not helpers[name] then client[name] = operation(name) end
+  end
 
   if opts then
     if options.apply("new", state, opts) then fresh_store(state) end
@@ -141,10 +156,12 @@ function M.new(opts, target)
   end
 
   return setmetatable(client, {
-    __index = function(t, name)
-      local fn = operation(name)
-      if fn then rawset(t, name, fn) end
-      return fn
+    -- Any other name is a typo: reading it raises, at the caller's line.
+    -- Keys that are not plain names (numbers, "_x", "__x") read as nil, so
+    -- tools that probe tables keep working.
+    __index = function(_, name)
+      if type(name) == "string" and name:find("^%a[%w_]*$") then no_such(name) end
+      return nil
     end,
     __tostring = function()
       -- without any user:password@ in the URL
