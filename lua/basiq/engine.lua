@@ -92,7 +92,8 @@ local function arm(state, c, now)
 end
 
 -- Judges one attempt's outcome: res (the call succeeded) | nil, err (it
--- failed for good) | nil, nil, seconds to wait before the next attempt.
+-- failed for good) | nil, err, seconds to wait before the next attempt
+-- (err: this attempt's, for its event).
 local function settle(state, c, o)
   local status, err, wait = o.status, nil, nil -- luacheck: ignore 311 (err is set on every path)
   if status then
@@ -106,7 +107,7 @@ local function settle(state, c, o)
       -- a refused call did nothing, so repeating it once is safe
       c.renewed = true
       state.store.drop(state.server_key, c.tok)
-      return nil, nil, 0
+      return nil, err, 0
     elseif not retry.status(status, c.safe) then
       return nil, err
     end
@@ -120,7 +121,7 @@ local function settle(state, c, o)
   -- the server's Retry-After, else backoff with full jitter
   wait = wait or retry.backoff(c.retried, state.retryDelay, state.retryMaxDelay)
   if state.transport.now() + wait >= c.deadline then return nil, err end
-  return nil, nil, wait
+  return nil, err, wait
 end
 
 -- Gives a built request its route's credential, its URL and the
