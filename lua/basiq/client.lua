@@ -38,11 +38,12 @@ function M.new(opts, target)
   local helpers = {} -- the functions defined below (and _VERSION): never operations
   local fns = {}     -- name -> the operation's function, made on first use
 
-  -- The function for an operation name, or nil when there is none.
+  -- The function for an operation name, or nil when there is none (each
+  -- API's table is only read on the operation's first call).
   local function operation(name)
     local fn = fns[name]
     if fn then return fn end
-    if not operations.find(state, name) then return nil end
+    if not (state.loaded[name] or index[name]) then return nil end
     fn = engine.bind(state, name)
     fns[name] = fn
     return fn
