@@ -46,6 +46,7 @@ build = {
     ["basiq.lazy"] = "lua/basiq/lazy.lua",
     ["basiq.load"] = "lua/basiq/load.lua",
     ["basiq.ngx"] = "lua/basiq/ngx.lua",
+    ["basiq.ngx_stats"] = "lua/basiq/ngx_stats.lua",
     ["basiq.observe"] = "lua/basiq/observe.lua",
     ["basiq.operations"] = "lua/basiq/operations.lua",
     ["basiq.ops.affordability"] = "lua/basiq/ops/affordability.lua",

@@ -133,6 +133,16 @@ function M.new(opts, target)
     return require("basiq.batch").run(state, calls, batch_opts)
   end
 
+  -- Inside nginx: calls in flight, waiting for a worker thread or a
+  -- thread-side VM, and the longest wait; for this worker and all of them.
+  function client.stats()
+    local t = state.transport
+    if not t.stats then
+      return nil, errors.new("stats", "basiq.stats: only the nginx transport counts calls (this client's is not it)")
+    end
+    return t.stats()
+  end
+
   client.webhook = require("basiq.webhook")  -- basiq.webhook.verify(secret, headers, rawBody, opts)
   client.filter = require("basiq.filter").build -- basiq.filter{ ["account.id"] = id, ... }
   function client.new(o) return M.new(o) end

@@ -1,0 +1,122 @@
+-- basiq.stats() in a real nginx whose thread pool is smaller than the load:
+-- calls in flight, calls waiting for a thread, the longest wait.
+if jit or _VERSION ~= "Lua 5.4" then -- nginx embeds its own LuaJIT, and this spec drives it from outside
+  describe("basiq.stats in nginx", function()
+    pending("runs once, in the Lua 5.4 run (nginx runs the SDK on its own LuaJIT either way); this is "
+      .. (jit and jit.version or _VERSION))
+  end)
+  return
+end
+
+local procs = require("support.procs")
+local cjson = require("cjson")
+local ROOT = procs.ROOT
+
+local function sh(cmd)
+  local p = assert(io.popen(cmd .. " 2>&1"))
+  local out = p:read("*a")
+  p:close()
+  return out
+end
+
+local CONF = [[
+load_module /usr/lib/nginx/modules/ndk_http_module.so;
+load_module /usr/lib/nginx/modules/ngx_http_lua_module.so;
+daemon off;
+worker_processes 1;
+error_log logs/error.log;
+pid logs/nginx.pid;
+thread_pool basiq threads=2;
+events { worker_connections 256; }
+http {
+  access_log off;
+  client_body_temp_path tmp; proxy_temp_path tmp; fastcgi_temp_path tmp; uwsgi_temp_path tmp; scgi_temp_path tmp;
+  lua_package_path "@TREE@/share/lua/5.1/?.lua;@TREE@/share/lua/5.1/?/init.lua;;";
+  lua_package_cpath "@TREE@/lib/lua/5.1/?.so;;";
+  lua_shared_dict basiq 1m;
+  init_by_lua_block { require("basiq").server("@BACKEND@").auth("tok") }
+  server {
+    listen 127.0.0.1:@PORT@;
+    location = /call {
+      content_by_lua_block {
+        local res, err = require("basiq").getUser({ userId = "slow" })
+        ngx.say(res and res.status or tostring(err))
+      }
+    }
+    location = /stats { content_by_lua_block { ngx.say(require("cjson").encode(require("basiq").stats())) } }
+  }
+}
+]]
+
+describe("basiq.stats in nginx", function()
+  local srv, tree, dir, pid, url
+
+  setup(function()
+    srv = procs.httpd()
+    tree = os.tmpname()
+    os.remove(tree)
+    local out = sh("cd " .. ROOT .. " && luarocks --lua-version=5.1 make --deps-mode=none --tree=" .. tree
+      .. " rockspec/basiq-scm-1.rockspec LUA_INCDIR=/usr/include/luajit-2.1; echo exit:$?")
+    assert(out:match("exit:0%s*$"), out)
+    dir = os.tmpname()
+    os.remove(dir)
+    assert(procs.execute("mkdir -p " .. dir .. "/logs " .. dir .. "/tmp"))
+    local port = procs.free_port()
+    local conf = CONF:gsub("@TREE@", tree):gsub("@PORT@", port):gsub("@BACKEND@", srv.url .. "/delay/600")
+    local f = assert(io.open(dir .. "/nginx.conf", "w"))
+    f:write(conf)
+    f:close()
+    pid = procs.spawn({ "nginx", "-p", dir, "-c", dir .. "/nginx.conf" }, dir .. "/logs/stdout.log")
+    assert(procs.wait_port(port, 10, pid), "nginx did not start:\n" .. procs.read_file(dir .. "/logs/error.log"))
+    url = "http://127.0.0.1:" .. port
+  end)
+
+  teardown(function()
+    procs.kill(pid)
+    srv.stop()
+    os.execute("rm -rf " .. tree .. " " .. dir)
+  end)
+
+  local function stats() return cjson.decode(sh("curl -s " .. url .. "/stats")) end
+
+  it("counts calls in flight and waiting for a thread, and the longest wait", function()
+    local before = stats()
+    assert.are.same({ 0, 0, 0 }, { before.worker.inflight, before.worker.running, before.worker.waitingThread })
+    -- six calls of 0.6 s at once on two threads: two run, four wait their turn
+    local outs = {}
+    for i = 1, 6 do
+      outs[i] = os.tmpname()
+      os.execute("curl -s " .. url .. "/call > " .. outs[i] .. " 2>&1 &")
+    end
+    require("socket").sleep(0.3)
+    local busy = stats()
+    assert.are.equal(6, busy.worker.inflight)
+    assert.are.equal(2, busy.worker.running)
+    assert.are.equal(4, busy.worker.waitingThread)
+    assert.are.equal(6, busy.all.inflight) -- one worker: all is this one
+    -- all six finish, in three turns of two
+    local t0 = require("socket").gettime()
+    local done = 0
+    while done < 6 and require("socket").gettime() - t0 < 10 do
+      done = 0
+      for i = 1, 6 do if procs.read_file(outs[i]):match("^200") then done = done + 1 end end
+      require("socket").sleep(0.1)
+    end
+    for i = 1, 6 do os.remove(outs[i]) end
+    assert.are.equal(6, done)
+    local after = stats()
+    assert.are.same({ 0, 0, 0 }, { after.worker.inflight, after.worker.running, after.worker.waitingThread })
+    assert.are.equal(before.worker.calls + 6, after.worker.calls)
+    -- the last two waited for two turns of about 0.6 s
+    assert.is_true(after.worker.longestWaitMs > 900 and after.worker.longestWaitMs < 5000,
+      "longest wait " .. after.worker.longestWaitMs .. " ms")
+    assert.is_true(after.worker.waited >= 4)
+    assert.are.equal(1, after.all.workers)
+  end)
+
+  it("is nil, err outside nginx", function()
+    local res, err = require("basiq").new().stats()
+    assert.is_nil(res)
+    assert.are.equal("stats", err.code)
+  end)
+end)
