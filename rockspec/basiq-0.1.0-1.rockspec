@@ -24,14 +24,15 @@ external_dependencies = {
   -- that the compiler finds by itself.
   CURL = { library = "curl" },
   CRYPTO = { library = "crypto" }, -- OpenSSL's libcrypto: webhook HMAC and base64
+  HIREDIS = { header = "hiredis/hiredis.h", library = "hiredis" }, -- the shared token store outside nginx
 }
 build = {
   type = "builtin",
   modules = {
     ["basiq.core"] = {
-      sources = { "src/buf.c", "src/core.c", "src/crypto.c", "src/easy.c", "src/encode.c", "src/multi.c", "src/xfer.c" },
-      libraries = { "curl", "crypto" },
-      libdirs = { "$(CURL_LIBDIR)", "$(CRYPTO_LIBDIR)" },
+      sources = { "src/buf.c", "src/core.c", "src/crypto.c", "src/easy.c", "src/encode.c", "src/multi.c", "src/redis.c", "src/xfer.c" },
+      libraries = { "curl", "crypto", "hiredis" },
+      libdirs = { "$(CURL_LIBDIR)", "$(CRYPTO_LIBDIR)", "$(HIREDIS_LIBDIR)" },
       defines = { "BASIQ_VERSION=\"0.1.0\"" },
     },
     ["basiq.batch"] = "lua/basiq/batch.lua",

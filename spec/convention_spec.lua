@@ -66,10 +66,10 @@ describe("every other failure", function()
 
   it("is nil, err from the token store when another renewal outlasts the call", function()
     local token = require("basiq.token")
-    local store = token.memory_store()
-    assert.is_true(store.lock("k", 1000, 0)) -- someone else is renewing, and does not finish in time
     local t = 0
     local clock = { now = function() return t end, sleep = function(s) t = t + s end }
+    local store = token.memory_store(clock.now)
+    assert.is_true(store.lock("k", 1000)) -- someone else is renewing, and does not finish in time
     local tok, err = token.get(store, clock, "k", function() error("not called") end, 1)
     assert.is_nil(tok)
     assert.are.equal("basiq.error", getmetatable(err).__name)

@@ -17,9 +17,16 @@ local setmetatable, type = setmetatable, type
 
 local M = {}
 
--- A new token store from the transport (nginx shares one across workers).
+-- A fresh token store: the transport's own (nginx shares one across
+-- workers), behind the user's tokenStore when there is one (basiq.redisStore
+-- shares one across hosts), which it stands in for while that one fails.
 local function fresh_store(state)
-  state.store = (state.transport.store or token.memory_store)()
+  local t = state.transport
+  local function now() return t.now() end
+  local own = t.store and t.store() or token.memory_store(now)
+  state.store = state.tokenStore and token.resilient(state.tokenStore, own, now, function(what, err)
+    require("basiq.observe").store(state, what, err)
+  end) or own
 end
 
 local function find(state, who, name)

@@ -283,8 +283,8 @@ end
 -- The automatic token under key, fetched with form: cached, renewed by one
 -- caller at a time; token, nil, waited | nil, err (waited: the clock moved
 -- on, a renewal was made or awaited).
-local function auto_token(state, key, fetch, deadline, now)
-  local tok, err, waited = token.get(state.store, state.transport, key, fetch, deadline, now)
+local function auto_token(state, key, fetch, deadline)
+  local tok, err, waited = token.get(state.store, state.transport, key, fetch, deadline)
   if tok then credentials.note(state, tok) end -- a new one (perhaps another worker's) joins the redaction list
   return tok, err, waited
 end

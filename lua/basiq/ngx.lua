@@ -112,27 +112,35 @@ local function on_thread(fn, budget, a, b)
 end
 
 -- Tokens in lua_shared_dict `basiq` when it is declared, so every worker
--- uses one token and one worker at a time renews it.
+-- uses one token and one worker at a time renews it (token.lua has the
+-- store interface; the entries keep this host's clock, ngx.now()).
 local function shared_store(dict)
   local store = {}
   function store.get(key)
     local v = dict:get("t:" .. key)
     if not v then return nil end
     local renew_at, expires_at, tok = v:match("^([^|]+)|([^|]+)|(.+)$")
-    return tok, tonumber(renew_at), tonumber(expires_at)
+    local t = ngx.now()
+    return tok, tonumber(renew_at) - t, tonumber(expires_at) - t
   end
-  function store.set(key, tok, renew_at, expires_at, now)
-    local ok, err = dict:set("t:" .. key, string.format("%.3f|%.3f|%s", renew_at, expires_at, tok),
-      math.max(0.001, expires_at - now))
+  function store.set(key, tok, renew_in, expires_in)
+    local t = ngx.now()
+    local ok, err = dict:set("t:" .. key, string.format("%.3f|%.3f|%s", t + renew_in, t + expires_in, tok),
+      math.max(0.001, expires_in))
     if not ok then ngx.log(ngx.WARN, "basiq: lua_shared_dict ", POOL, " could not keep a token: ", err) end
+    return true
   end
   function store.drop(key, tok)
     local cur = store.get(key)
     if cur == tok then dict:delete("t:" .. key) end
+    return true
   end
   -- expires by itself, so a worker that dies while renewing cannot wedge the rest
   function store.lock(key, ttl) return (dict:add("l:" .. key, true, ttl)) == true end
-  function store.unlock(key) dict:delete("l:" .. key) end
+  function store.unlock(key)
+    dict:delete("l:" .. key)
+    return true
+  end
   return store
 end
 
@@ -143,7 +151,7 @@ end
 
 local function store()
   local dict = ngx.shared and ngx.shared[POOL]
-  return dict and shared_store(dict) or token.memory_store()
+  return dict and shared_store(dict) or token.memory_store(now)
 end
 
 local function request(_, req)

@@ -55,6 +55,18 @@ function M.configure(state)
   end
 end
 
+-- The shared token store failed ("unavailable": the client's own store
+-- stands in) or is back ("recovered"): said once each way, in the log
+-- (whatever the debug setting) and as an event of kind "store".
+function M.store(state, what, err)
+  local why = err and errors.redact(tostring(type(err) == "table" and err.message or err), credentials.secrets(state))
+  local text = what == "unavailable"
+    and "basiq: the token store is unavailable (" .. tostring(why) .. "); the client's own store stands in"
+    or "basiq: the token store is back"
+  if in_nginx() then ngx.log(ngx.WARN, text) else io.stderr:write(text, "\n") end
+  if state.emit then state.emit({ kind = "store", code = what, message = text }) end
+end
+
 -- The event of attempt n: o its outcome, err the error it ended the call
 -- with (or nil), wait the seconds until the next attempt (or nil), bytes
 -- the answer's body size, elapsed the attempt's seconds by the clock (for

@@ -13,7 +13,7 @@ local M = {}
 local OPTIONS = { -- option -> kind of value
   timeout = "ms", attemptTimeout = "ms", connectTimeout = "ms", maxBodySize = "bytes", caFile = "string",
   retries = "count", retryDelay = "ms", retryMaxDelay = "ms", allowInsecureHttp = "boolean",
-  transport = "transport", observe = "function", debug = "boolean",
+  transport = "transport", observe = "function", debug = "boolean", tokenStore = "store",
 }
 
 -- Timeouts of a call's first attempt, which has the whole budget: worked
@@ -41,7 +41,8 @@ function M.server(who, url)
 end
 
 -- Applies opts to state (server, auth and apiKey are the caller's). Returns
--- true when the transport changed (the caller starts a fresh token store).
+-- true when the transport or the token store changed (the caller starts a
+-- fresh token store).
 function M.apply(who, state, opts)
   local new_transport = false
   for k, v in pairs(opts) do
@@ -64,6 +65,14 @@ function M.apply(who, state, opts)
     elseif kind == "transport" then
       state.transport = transport.resolve(who, v)
       new_transport = true
+    elseif kind == "store" then
+      for _, m in ipairs({ "get", "set", "drop", "lock", "unlock" }) do
+        if type(v) ~= "table" or type(v[m]) ~= "function" then
+          fail(who, "option 'tokenStore' must be a table with get, set, drop, lock and unlock")
+        end
+      end
+      state.tokenStore = v
+      new_transport = true -- a fresh store, behind this one
     else
       if not values.positive(v) then fail(who, "option '%s' must be a positive number", k) end
       state[k] = v
