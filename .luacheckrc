@@ -5,6 +5,8 @@ exclude_files = { "node_modules/**", "bench/node_modules/**", "bench/.work/**", 
 files["spec/"] = { std = "+busted" }
 -- the nginx transport and the OpenResty examples run inside nginx
 files["lua/basiq/ngx.lua"] = { read_globals = { "ngx" } }
+files["lua/basiq/ngx_stats.lua"] = { read_globals = { "ngx" } }
 files["lua/basiq/transport.lua"] = { read_globals = { "ngx" } } -- detects nginx
 files["lua/basiq/observe.lua"] = { read_globals = { "ngx" } } -- logs through nginx there
+files["lua/basiq/redis_store.lua"] = { read_globals = { "ngx" } } -- cosockets there
 files["examples/openresty/"] = { globals = { "ngx" } } -- handlers set ngx.status

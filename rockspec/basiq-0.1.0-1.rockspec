@@ -61,6 +61,7 @@ build = {
     ["basiq.ops.webhooks"] = "lua/basiq/ops/webhooks.lua",
     ["basiq.options"] = "lua/basiq/options.lua",
     ["basiq.paginate"] = "lua/basiq/paginate.lua",
+    ["basiq.redis_store"] = "lua/basiq/redis_store.lua",
     ["basiq.request"] = "lua/basiq/request.lua",
     ["basiq.retry"] = "lua/basiq/retry.lua",
     ["basiq.route"] = "lua/basiq/route.lua",

@@ -150,6 +150,9 @@ function M.new(opts, target)
     return t.stats()
   end
 
+  -- A token store in Redis that a fleet shares: basiq.new{ tokenStore = basiq.redisStore{ ... } }.
+  function client.redisStore(store_opts) return require("basiq.redis_store").new(store_opts) end
+
   client.webhook = require("basiq.webhook")  -- basiq.webhook.verify(secret, headers, rawBody, opts)
   client.filter = require("basiq.filter").build -- basiq.filter{ ["account.id"] = id, ... }
   function client.new(o) return M.new(o) end
