@@ -44,17 +44,9 @@ local function cpu(pid, read)
   return (tonumber(f[14]) + tonumber(f[15])) / 100
 end
 
-local function median(t)
-  local s = {}
-  for i, v in ipairs(t) do s[i] = v end
-  table.sort(s)
-  local n = #s
-  return n % 2 == 1 and s[(n + 1) / 2] or (s[n / 2] + s[n / 2 + 1]) / 2
-end
-
 -- procs: spec/support/procs; work: a scratch folder; backend: the bench's
--- nginx URL. Returns the medians.
-function M.measure(procs, root, work, backend, rounds)
+-- nginx URL; median: run.lua's. Returns the medians.
+function M.measure(procs, root, work, backend, rounds, median)
   local q = procs.sh_quote
   local dir = work .. "/front"
   procs.execute("rm -rf " .. q(dir) .. " && mkdir -p " .. q(dir .. "/logs") .. " " .. q(dir .. "/tmp"))

@@ -364,7 +364,7 @@ local function measure()
       seq[layout.name] = sequential(url, layout)
       if i == 1 then -- the rest once, in the first layout
         m = others(url)
-        if NGINX_ROUNDS > 0 then m.nginx = front.measure(procs, ROOT, WORK, url, NGINX_ROUNDS) end
+        if NGINX_ROUNDS > 0 then m.nginx = front.measure(procs, ROOT, WORK, url, NGINX_ROUNDS, median) end
         per = COUNT and counts(url) or nil
       end
     end)

@@ -1,38 +1,17 @@
 -- basiq.stats() in a real nginx whose thread pool is smaller than the load:
 -- calls in flight, calls waiting for a thread, the longest wait.
-if jit or _VERSION ~= "Lua 5.4" then -- nginx embeds its own LuaJIT, and this spec drives it from outside
-  describe("basiq.stats in nginx", function()
-    pending("runs once, in the Lua 5.4 run (nginx runs the SDK on its own LuaJIT either way); this is "
-      .. (jit and jit.version or _VERSION))
-  end)
-  return
-end
-
 local procs = require("support.procs")
+local elsewhere = procs.not_in_54()
+if elsewhere then describe("basiq.stats in nginx", function() pending(elsewhere) end) return end
 local cjson = require("cjson")
-local ROOT = procs.ROOT
-
-local function sh(cmd)
-  local p = assert(io.popen(cmd .. " 2>&1"))
-  local out = p:read("*a")
-  p:close()
-  return out
-end
+local sh = procs.sh
 
 local CONF = [[
-load_module /usr/lib/nginx/modules/ndk_http_module.so;
-load_module /usr/lib/nginx/modules/ngx_http_lua_module.so;
-daemon off;
 worker_processes 1;
-error_log logs/error.log;
-pid logs/nginx.pid;
 thread_pool basiq threads=2;
 events { worker_connections 256; }
 http {
-  access_log off;
-  client_body_temp_path tmp; proxy_temp_path tmp; fastcgi_temp_path tmp; uwsgi_temp_path tmp; scgi_temp_path tmp;
-  lua_package_path "@TREE@/share/lua/5.1/?.lua;@TREE@/share/lua/5.1/?/init.lua;;";
-  lua_package_cpath "@TREE@/lib/lua/5.1/?.so;;";
+@NGINX_HTTP@
   lua_shared_dict basiq 1m;
   init_by_lua_block { require("basiq").server("@BACKEND@").auth("tok") }
   server {
@@ -49,32 +28,19 @@ http {
 ]]
 
 describe("basiq.stats in nginx", function()
-  local srv, tree, dir, pid, url
+  local srv, tree, ng, url
 
   setup(function()
     srv = procs.httpd()
-    tree = os.tmpname()
-    os.remove(tree)
-    local out = sh("cd " .. ROOT .. " && luarocks --lua-version=5.1 make --deps-mode=none --tree=" .. tree
-      .. " rockspec/basiq-scm-1.rockspec LUA_INCDIR=/usr/include/luajit-2.1; echo exit:$?")
-    assert(out:match("exit:0%s*$"), out)
-    dir = os.tmpname()
-    os.remove(dir)
-    assert(procs.execute("mkdir -p " .. dir .. "/logs " .. dir .. "/tmp"))
-    local port = procs.free_port()
-    local conf = CONF:gsub("@TREE@", tree):gsub("@PORT@", port):gsub("@BACKEND@", srv.url .. "/delay/600")
-    local f = assert(io.open(dir .. "/nginx.conf", "w"))
-    f:write(conf)
-    f:close()
-    pid = procs.spawn({ "nginx", "-p", dir, "-c", dir .. "/nginx.conf" }, dir .. "/logs/stdout.log")
-    assert(procs.wait_port(port, 10, pid), "nginx did not start:\n" .. procs.read_file(dir .. "/logs/error.log"))
-    url = "http://127.0.0.1:" .. port
+    tree = procs.luajit_tree()
+    ng = procs.nginx(CONF, tree, { BACKEND = srv.url .. "/delay/600" })
+    url = ng.url
   end)
 
   teardown(function()
-    procs.kill(pid)
+    ng.stop()
     srv.stop()
-    os.execute("rm -rf " .. tree .. " " .. dir)
+    os.execute("rm -rf " .. tree)
   end)
 
   local function stats() return cjson.decode(sh("curl -s " .. url .. "/stats")) end
