@@ -67,7 +67,7 @@ local server_token
 local function arm(state, c, now)
   local req = c.req
   if c.auto then
-    local tok, terr, waited = server_token(state, c.deadline, now)
+    local tok, terr, waited = server_token(state, c.deadline)
     if not tok then return nil, errors.wrap(c.name, terr, "could not get a token", credentials.secrets(state)) end
     if waited then now = nil end
     if tok ~= c.tok then
@@ -289,13 +289,13 @@ local function auto_token(state, key, fetch, deadline)
   return tok, err, waited
 end
 
-function server_token(state, deadline, now)
+function server_token(state, deadline)
   local fetch = state.fetch_server
   if not fetch then
     fetch = function(dl) return fetch_token(state, SERVER_FORM, dl) end
     state.fetch_server = fetch
   end
-  return auto_token(state, state.server_key, fetch, deadline, now)
+  return auto_token(state, state.server_key, fetch, deadline)
 end
 
 -- A CLIENT_ACCESS token bound to userId: token | nil, err.
