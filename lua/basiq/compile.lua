@@ -81,10 +81,6 @@ local function schema_type(doc, schema)
 end
 
 local function compile_param(doc, p)
-  p = resolve(doc, p)
-  if type(p) ~= "table" or type(p.name) ~= "string" or type(p["in"]) ~= "string" then
-    error("a parameter without a name or an 'in'", 0)
-  end
   local loc = p["in"]
   local out = { name = p.name, ["in"] = loc, required = p.required == true or loc == "path" or nil }
   local t, items = schema_type(doc, p.schema)
@@ -217,51 +213,81 @@ local function check_refs(doc, node, seen)
   for _, v in pairs(node) do check_refs(doc, v, seen) end
 end
 
--- doc: decoded OpenAPI document; api: a short name for it.
--- Returns { api = ..., servers = {...}, ops = { name = op, ... } }.
-function M.compile(doc, api)
+-- A document compile and the types can read, or an error saying why not.
+function M.check_document(doc)
   if type(doc) ~= "table" then error("not an OpenAPI document", 0) end
   check_version(doc)
   if type(doc.paths) ~= "table" then error("not an OpenAPI 3 document (no paths)", 0) end
   check_refs(doc, doc, {})
-  local servers = {}
-  for _, s in ipairs(doc.servers or {}) do servers[#servers + 1] = s.url end
-  local ops = {}
-  for path, item in pairs(doc.paths) do
+end
+
+-- doc: decoded OpenAPI document; api: a short name for it.
+-- Returns { api = ..., servers = {...}, ops = { name = op, ... } }.
+-- The operations of a checked document, one call each in a stable order
+-- (paths sorted, then methods): fn(name, method, path, op, params), where
+-- params are the operation's parameter objects, resolved, the path's own
+-- first and the operation's replacing any of the same name and location.
+function M.each_operation(doc, fn)
+  local paths = {}
+  for path in pairs(doc.paths) do
     -- appended to the server URL: anything else could change its host or port
     if type(path) ~= "string" or path:sub(1, 1) ~= "/" then error("path '" .. tostring(path) .. "' does not begin with /", 0) end
-    item = resolve(doc, item) or {}
+    paths[#paths + 1] = path
+  end
+  table.sort(paths)
+  local seen = {}
+  for _, path in ipairs(paths) do
+    local item = resolve(doc, doc.paths[path]) or {}
     for _, method in ipairs(METHODS) do
       local op = item[method]
       if type(op) == "table" then
         local params, index = {}, {}
         for _, list in ipairs({ item.parameters or {}, op.parameters or {} }) do
           for _, p in ipairs(list) do
-            local cp = compile_param(doc, p)
-            local key = cp["in"] .. ":" .. cp.name
-            if index[key] then params[index[key]] = cp
-            else params[#params + 1] = cp; index[key] = #params end
+            p = resolve(doc, p)
+            if type(p) ~= "table" or type(p.name) ~= "string" or type(p["in"]) ~= "string" then
+              error("a parameter without a name or an 'in'", 0)
+            end
+            local key = p["in"] .. ":" .. p.name
+            if index[key] then params[index[key]] = p
+            else params[#params + 1] = p; index[key] = #params end
           end
         end
-        local id = type(op.operationId) == "string" and op.operationId ~= "" and op.operationId or nil
-        local media = response_media(doc, op.responses)
-        local name = id and M.method_name(id) or ""
-        if name == "" then name = M.fallback_name(method, path) end -- an operationId of nothing but symbols
-        if ops[name] then error("duplicate operation name " .. name, 0) end
-        ops[name] = {
-          id = id ~= name and id or nil,
-          method = method:upper(),
-          path = path,
-          params = params[1] and params or nil,
-          body = compile_body(doc, op.requestBody),
-          security = compile_security(doc, op.security or doc.security) or {},
-          accept = media[1],
-          accepts = media[2] and media or nil,
-          servers = op.servers and op.servers[1] and { op.servers[1].url } or nil,
-        }
+        local id = type(op.operationId) == "string" and op.operationId or ""
+        local name = id ~= "" and M.method_name(id) or ""
+        if name == "" then name = M.fallback_name(method, path) end -- none, or nothing but symbols
+        if seen[name] then error("duplicate operation name " .. name, 0) end
+        seen[name] = true
+        fn(name, method, path, op, params)
       end
     end
   end
+end
+
+-- doc: decoded OpenAPI document; api: a short name for it.
+-- Returns { api = ..., servers = {...}, ops = { name = op, ... } }.
+function M.compile(doc, api)
+  M.check_document(doc)
+  local servers = {}
+  for _, s in ipairs(doc.servers or {}) do servers[#servers + 1] = s.url end
+  local ops = {}
+  M.each_operation(doc, function(name, method, path, op, list)
+    local params = {}
+    for i, p in ipairs(list) do params[i] = compile_param(doc, p) end
+    local id = op.operationId
+    local media = response_media(doc, op.responses)
+    ops[name] = {
+      id = type(id) == "string" and id ~= name and id or nil,
+      method = method:upper(),
+      path = path,
+      params = params[1] and params or nil,
+      body = compile_body(doc, op.requestBody),
+      security = compile_security(doc, op.security or doc.security) or {},
+      accept = media[1],
+      accepts = media[2] and media or nil,
+      servers = op.servers and op.servers[1] and { op.servers[1].url } or nil,
+    }
+  end)
   return { api = api, servers = servers, ops = ops }
 end
 
