@@ -38,29 +38,40 @@ local function read(state, src)
   return text, source.shown(at.url), media, false
 end
 
--- A table to the compiled form: t, or nil, message.
-local function compiled(t, name)
-  if t.openapi ~= nil or t.swagger ~= nil or t.ops == nil then
-    return pcall(compile.compile, t, name)
-  end
-  return pcall(compile.check, t)
+-- Whether a decoded table is a compiled module rather than a document.
+function M.is_compiled(t)
+  return t.openapi == nil and t.swagger == nil and t.ops ~= nil
 end
 
--- The compiled table src stands for, and the name messages give it.
-local function resolve(state, src)
-  if type(src) == "table" then
-    local ok, t = compiled(src, "table")
-    if not ok then return fail("invalid", "table: " .. tostring(t)) end
-    return t
-  end
-  if type(src) ~= "string" then errors.raise("basiq.load: source must be a string or a table") end
-  local text, name, media, is_local = read(state, src)
+-- A decoded table to the compiled form (name: the source, for messages
+-- and the API's name): t | nil, err.
+function M.compiled(t, name)
+  local ok, c = pcall(M.is_compiled(t) and compile.check or compile.compile, t, name)
+  if not ok then return fail("invalid", name .. ": " .. tostring(c)) end
+  return c
+end
+
+-- The decoded table a source string names (a document, or a compiled
+-- module from a local .lua file), and the name messages give it | nil, err.
+-- settings: the client's timeouts, size cap, caFile and allowInsecureHttp.
+function M.read(settings, src)
+  local text, name, media, is_local = read(settings, src)
   if not text then return nil, name end
   local doc, derr = document.decode(text, name, media, is_local)
   if not doc then return fail("invalid", name .. ": " .. derr) end
-  local ok, t = compiled(doc, name)
-  if not ok then return fail("invalid", name .. ": " .. tostring(t)) end
-  return t
+  return doc, name
+end
+
+-- The compiled table src stands for.
+local function resolve(state, src)
+  local doc, name = src, "table"
+  if type(src) == "string" then
+    doc, name = M.read(state, src)
+    if not doc then return nil, name end
+  elseif type(src) ~= "table" then
+    errors.raise("basiq.load: source must be a string or a table")
+  end
+  return M.compiled(doc, name)
 end
 
 -- Adds every operation src defines to state: the number it defines and
