@@ -7,3 +7,7 @@ files["spec/"] = { std = "+busted" }
 files["lua/basiq/ngx.lua"] = { read_globals = { "ngx" } }
 files["lua/basiq/transport.lua"] = { read_globals = { "ngx" } } -- detects nginx
 files["examples/openresty/"] = { globals = { "ngx" } } -- handlers set ngx.status
+-- the command, a Lua script without the .lua suffix
+files["bin/basiq"] = {}
+-- LuaLS declarations: empty functions whose arguments only name the types
+files["library/"] = { unused_args = false, unused = false, max_line_length = false } -- enums make long unions

@@ -58,7 +58,7 @@ demo: deps build
 
 # Static checks: luacheck (.luacheckrc) and cppcheck.
 lint: deps
-	luacheck -q lua spec tools examples bench
+	luacheck -q lua spec tools examples bench bin/basiq library
 	cppcheck --quiet --enable=warning,portability,performance --error-exitcode=1 --std=c99 \
 	  --suppress=missingIncludeSystem -I src src fuzz bench/rawcurl.c
 

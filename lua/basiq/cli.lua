@@ -51,8 +51,9 @@ local function client_for(sources)
   local settings = options.defaults()
   for _, src in ipairs(sources) do
     local doc, where = load.read(settings, src)
-    local t, err = doc and load.compiled(doc, where)
-    if not t then exit_with(FAILURE, tostring(err or where)) end
+    if not doc then exit_with(FAILURE, tostring(where)) end
+    local t, err = load.compiled(doc, where)
+    if not t then exit_with(FAILURE, tostring(err)) end
     c.load(t)
     for name, op in pairs(t.ops) do ops[name] = op end
   end
