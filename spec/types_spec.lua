@@ -76,6 +76,24 @@ describe("library/", function()
     assert.are.equal(56, n)
   end)
 
+  it("annotates every helper a client has, and the result and error classes", function()
+    local text = procs.read_file(ROOT .. "/library/basiq.lua")
+    local n = 0
+    for name, v in pairs(require("basiq").new()) do
+      if type(v) == "function" then
+        n = n + 1
+        assert.is_truthy(text:find("\nfunction Client." .. name .. "(", 1, true), name .. " is not annotated")
+      end
+    end
+    assert.is_true(n >= 12, n .. " helpers")
+    for name in pairs(require("basiq.webhook")) do
+      assert.is_truthy(text:find("\nfunction webhook." .. name .. "(", 1, true), "webhook." .. name .. " is not annotated")
+    end
+    for _, class in ipairs({ "basiq.Result", "basiq.Error", "basiq.Client", "basiq.FilePart" }) do
+      assert.is_truthy(text:find("\n---@class " .. class .. "\n", 1, true), class)
+    end
+  end)
+
   it("holds these blocks exactly", function()
     local core = procs.read_file(ROOT .. "/library/basiq-core.lua")
     assert.are.equal([[

@@ -3,6 +3,7 @@
 -- YAML library) and its editor types. It writes only the files it is given.
 local compile = require("basiq.compile")
 local types = require("basiq.types")
+local values = require("basiq.values")
 
 local M = {}
 
@@ -14,14 +15,6 @@ local function sorted_keys(t)
     return type(a) == "number"
   end)
   return keys
-end
-
-local KEYWORDS = {}
-for word in ([[and break do else elseif end false for function goto if in local nil not or repeat return
-  then true until while]]):gmatch("%a+") do KEYWORDS[word] = true end
-
-local function is_ident(k)
-  return type(k) == "string" and k:match("^[%a_][%w_]*$") and not KEYWORDS[k]
 end
 
 local function integer_key(k, n)
@@ -40,7 +33,7 @@ function M.serialize(v, indent)
   for i = 1, n do parts[#parts + 1] = M.serialize(v[i], indent .. "  ") end
   for _, k in ipairs(sorted_keys(v)) do
     if not integer_key(k, n) then
-      local key = is_ident(k) and k or "[" .. M.serialize(k, "") .. "]"
+      local key = values.lua_name(k) and k or "[" .. M.serialize(k, "") .. "]"
       parts[#parts + 1] = key .. " = " .. M.serialize(v[k], indent .. "  ")
       if type(v[k]) == "table" then short = false end
     end
