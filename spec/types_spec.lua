@@ -148,13 +148,13 @@ function Client.postToken(body, metadata) end
           children = { type = "array", items = { ["$ref"] = "#/components/schemas/Node" } } } } } } }
     local text = types.annotate(doc, compile.compile(doc, "tree"), "tree", "-- test")
     assert.are.equal([[
----@class basiq.tree.Node
----@field children? basiq.tree.Node[]
+---@class basiq.tree.schemas.Node
+---@field children? basiq.tree.schemas.Node[]
 ---@field kind? "leaf"|"branch"
 ---@field name string
-]], block(text, "---@class basiq.tree.Node"))
-    assert.matches("---@alias basiq.postNodes.body basiq.tree.Node\n", text, 1, true)
-    assert.matches("---@field data basiq.tree.Node[]\n", text, 1, true)
+]], block(text, "---@class basiq.tree.schemas.Node"))
+    assert.matches("---@alias basiq.postNodes.body basiq.tree.schemas.Node\n", text, 1, true)
+    assert.matches("---@field data basiq.tree.schemas.Node[]\n", text, 1, true)
     assert.matches("---@param body basiq.postNodes.body\n", text, 1, true)
     assert.is_nil(text:find("prose", 1, true))
   end)

@@ -106,7 +106,8 @@ type_of = function(w, schema, name)
   if type(ref) == "string" then
     local target = resolve(w.doc, schema)
     local component = ref:match("^#/components/schemas/([^/]+)$")
-    if component then name = "basiq." .. w.api .. "." .. segment(component) end
+    -- components under "schemas": never the name of an operation's own class
+    if component then name = "basiq." .. w.api .. ".schemas." .. segment(component) end
     if w.refs[ref] then return w.refs[ref] end
     if w.classes[name] then return name end -- an object that contains itself: its class
     if w.active[ref] then return "any" end -- a non-object schema that contains itself
