@@ -10,3 +10,7 @@ files["lua/basiq/transport.lua"] = { read_globals = { "ngx" } } -- detects nginx
 files["lua/basiq/observe.lua"] = { read_globals = { "ngx" } } -- logs through nginx there
 files["lua/basiq/redis_store.lua"] = { read_globals = { "ngx" } } -- cosockets there
 files["examples/openresty/"] = { globals = { "ngx" } } -- handlers set ngx.status
+-- the command, a Lua script without the .lua suffix
+files["bin/basiq"] = {}
+-- LuaLS declarations: empty functions whose arguments only name the types
+files["library/"] = { unused_args = false, unused = false, max_line_length = false } -- enums make long unions

@@ -34,9 +34,10 @@ $(CORE): $(SRC) $(HDR) lua/basiq/version.lua
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -shared -o $@ $(SRC) $(LDFLAGS) $(LDLIBS)
 
-# Regenerates the operation tables and the README's table of operations.
+# Regenerates the operation tables, their editor types (library/) and the
+# README's table of operations.
 ops:
-	lua5.4 tools/genops.lua $(SPEC_DIR) lua/basiq/ops README.md
+	lua5.4 tools/genops.lua $(SPEC_DIR) lua/basiq/ops README.md library
 
 # Writes both rockspecs from the version and the tree's files.
 rockspec:
@@ -72,7 +73,7 @@ demo: deps build
 
 # Static checks: luacheck (.luacheckrc) and cppcheck.
 lint: deps
-	luacheck -q lua spec tools examples bench
+	luacheck -q lua spec tools examples bench bin/basiq library
 	cppcheck --quiet --enable=warning,portability,performance --error-exitcode=1 --std=c99 \
 	  --suppress=missingIncludeSystem -I src src fuzz bench/rawcurl.c
 

@@ -17,6 +17,8 @@ description = {
 dependencies = {
   "lua >= 5.1",
   "lua-cjson",
+  "argparse", -- the basiq command
+  "lyaml",    -- YAML definitions (required only when one is loaded)
 }
 external_dependencies = {
   -- Library only: on Debian curl.h lives in a multiarch include folder
@@ -35,14 +37,18 @@ build = {
       defines = { "BASIQ_VERSION=\"0.1.0\"" },
     },
     ["basiq.batch"] = "lua/basiq/batch.lua",
+    ["basiq.cli"] = "lua/basiq/cli.lua",
     ["basiq.client"] = "lua/basiq/client.lua",
     ["basiq.compile"] = "lua/basiq/compile.lua",
     ["basiq.credentials"] = "lua/basiq/credentials.lua",
+    ["basiq.document"] = "lua/basiq/document.lua",
     ["basiq.engine"] = "lua/basiq/engine.lua",
     ["basiq.errors"] = "lua/basiq/errors.lua",
+    ["basiq.fetch"] = "lua/basiq/fetch.lua",
     ["basiq.filter"] = "lua/basiq/filter.lua",
     ["basiq.guard"] = "lua/basiq/guard.lua",
     ["basiq"] = "lua/basiq/init.lua",
+    ["basiq.install"] = "lua/basiq/install.lua",
     ["basiq.jobs"] = "lua/basiq/jobs.lua",
     ["basiq.lazy"] = "lua/basiq/lazy.lua",
     ["basiq.load"] = "lua/basiq/load.lua",
@@ -60,15 +66,24 @@ build = {
     ["basiq.ops.webhooks"] = "lua/basiq/ops/webhooks.lua",
     ["basiq.options"] = "lua/basiq/options.lua",
     ["basiq.paginate"] = "lua/basiq/paginate.lua",
+    ["basiq.pretty"] = "lua/basiq/pretty.lua",
     ["basiq.redis_store"] = "lua/basiq/redis_store.lua",
     ["basiq.request"] = "lua/basiq/request.lua",
     ["basiq.retry"] = "lua/basiq/retry.lua",
     ["basiq.route"] = "lua/basiq/route.lua",
+    ["basiq.source"] = "lua/basiq/source.lua",
     ["basiq.suggest"] = "lua/basiq/suggest.lua",
     ["basiq.token"] = "lua/basiq/token.lua",
     ["basiq.transport"] = "lua/basiq/transport.lua",
+    ["basiq.types"] = "lua/basiq/types.lua",
     ["basiq.values"] = "lua/basiq/values.lua",
     ["basiq.version"] = "lua/basiq/version.lua",
     ["basiq.webhook"] = "lua/basiq/webhook.lua",
+    ["basiq.yaml"] = "lua/basiq/yaml.lua",
   },
+  install = {
+    bin = { basiq = "bin/basiq" },
+  },
+  -- LuaLS editor types: "Lua.workspace.library": ["<rock dir>/library"]
+  copy_directories = { "library" },
 }

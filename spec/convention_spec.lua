@@ -26,7 +26,7 @@ local MISTAKES = {
   { "webhook.verify(5)", function(c) return c.webhook.verify(5, {}, "") end,
     "basiq.webhook.verify: secret must be" },
   { "webhook.sign(5)", function(c) return c.webhook.sign(5) end, "basiq.webhook.sign: secret, id and body must be strings" },
-  { "load(5)", function(c) return c.load(5) end, "basiq.load: path must be a string" },
+  { "load(5)", function(c) return c.load(5) end, "basiq.load: source must be a string or a table" },
   { "plain http", function(c) return c.new({ server = "http://api.example.com" }).auth("t").getUser({ userId = "u" }) end,
     "basiq.getUser: refusing to send credentials over plain http" },
 }

@@ -23,10 +23,17 @@ describe("luarocks", function()
     code, out = run("cd / && env -u LUA_PATH_5_4 -u LUA_CPATH_5_4 sh -c 'eval \"$(luarocks --lua-version=5.4 --tree="
       .. tree .. " path)\" && lua5.4 -e \"local b = require [[basiq]];"
       .. " print(package.searchpath([[basiq.core]], package.cpath)); print(b.getUser ~= nil)\"'")
-    os.execute("rm -rf " .. tree)
     assert.are.equal(0, code, out)
     assert.matches(tree .. "/lib/lua/5.4/basiq/core.so", out, 1, true)
     assert.matches("true", out)
+    -- the command runs from the tree, and the editor types are shipped
+    local ops_code, ops_out = run("cd / && env -u LUA_PATH_5_4 -u LUA_CPATH_5_4 sh -c 'eval \"$(luarocks --lua-version=5.4 --tree="
+      .. tree .. " path)\" && " .. tree .. "/bin/basiq ops getUser'")
+    local types = procs.read_file(tree .. "/lib/luarocks/rocks-5.4/basiq/scm-1/library/basiq-core.lua")
+    os.execute("rm -rf " .. tree)
+    assert.are.equal(0, ops_code, ops_out)
+    assert.matches("^getUser +GET +/users/{userId}", ops_out)
+    assert.matches("\nfunction Client.getUser%(metadata%) end\n", types)
   end)
 end)
 

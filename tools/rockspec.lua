@@ -52,6 +52,8 @@ description = {
 dependencies = {
   "lua >= 5.1",
   "lua-cjson",
+  "argparse", -- the basiq command
+  "lyaml",    -- YAML definitions (required only when one is loaded)
 }
 external_dependencies = {
   -- Library only: on Debian curl.h lives in a multiarch include folder
@@ -65,6 +67,11 @@ build = {
   modules = {
 @MODULES@
   },
+  install = {
+    bin = { basiq = "bin/basiq" },
+  },
+  -- LuaLS editor types: "Lua.workspace.library": ["<rock dir>/library"]
+  copy_directories = { "library" },
 }
 ]]):gsub("@VERSION@", v):gsub("@SOURCE@", source):gsub("@MODULES@", function() return modules() end)
 end

@@ -107,9 +107,10 @@ function M.new(opts, target)
     return client
   end
 
-  -- Adds every operation of another OpenAPI document to this client.
-  function client.load(path)
-    return require("basiq.load").add(state, path, function(name)
+  -- Adds every operation of another definition to this client: count,
+  -- replaced names | nil, err (basiq/load.lua).
+  function client.load(source)
+    return require("basiq.load").add(state, source, function(name)
       fns[name] = nil -- forget the function made for the name's old operation
       if not helpers[name] then rawset(client, name, operation(name)) end
     end)

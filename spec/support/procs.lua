@@ -153,6 +153,25 @@ function M.nginx(conf, tree, vars)
            stop = function() M.kill(pid); os.execute("rm -rf " .. dir) end }
 end
 
+-- The interpreter this run is on (busted --run=<lua>), to run children
+-- on the same one against its own build of the core.
+M.LUA = rawget(_G, "jit") and "luajit" or "lua" .. _VERSION:match("%d+%.%d+")
+M.LUA_ENV = "env -u LUA_PATH_5_4 -u LUA_CPATH_5_4 -u LUA_PATH_5_3 -u LUA_CPATH_5_3 -u LUA_PATH_5_2 -u LUA_CPATH_5_2"
+  .. " LUA_PATH=" .. sh_quote(ROOT .. "/lua/?.lua;" .. ROOT .. "/lua/?/init.lua;;")
+  .. " LUA_CPATH=" .. sh_quote(ROOT .. "/build/" .. M.LUA .. "/?.so;;")
+
+-- Runs a shell command -> exit code, stdout, stderr.
+function M.run(cmd)
+  local out, err = os.tmpname(), os.tmpname()
+  local p = assert(io.popen("(" .. cmd .. ") > " .. sh_quote(out) .. " 2> " .. sh_quote(err) .. "; echo $?"))
+  local code = tonumber(p:read("*a"):match("(%d+)%s*$"))
+  p:close()
+  local o, e = read_file(out), read_file(err)
+  os.remove(out)
+  os.remove(err)
+  return code, o, e
+end
+
 -- A Prism mock of one Basiq definition: { url, pid, stop() }.
 function M.prism(def)
   local port = M.free_port()
