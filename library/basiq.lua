@@ -39,6 +39,47 @@
 ---@field caFile? string
 ---@field allowInsecureHttp? boolean
 ---@field transport? "curl"|"ngx"|table|fun(req: table): table
+---@field observe? fun(ev: basiq.Event) one event per HTTP attempt and per token fetch
+---@field debug? boolean one log line per event
+---@field tokenStore? basiq.TokenStore a store shared beyond this client (basiq.redisStore)
+
+---@class basiq.Event
+---@field kind "attempt"|"token"|"store"
+---@field operation? string
+---@field method? string
+---@field status? integer
+---@field code? string
+---@field attempt? integer
+---@field ms? number
+---@field retryIn? number ms
+---@field correlationId? string
+---@field bytes? integer
+---@field waitMs? number inside nginx: the wait for a thread or VM
+
+---@class basiq.TokenStore
+---@field get fun(key: string): string|false|nil, number|basiq.Error|nil, number?
+---@field set fun(key: string, token: string, renew_in: number, expires_in: number): boolean?, basiq.Error?
+---@field drop fun(key: string, token: string): boolean?, basiq.Error?
+---@field lock fun(key: string, ttl: number): boolean?, basiq.Error?
+---@field unlock fun(key: string): boolean?, basiq.Error?
+
+---@class basiq.RedisOptions
+---@field host? string default 127.0.0.1
+---@field port? integer default 6379
+---@field password? string
+---@field db? integer
+---@field prefix? string default "basiq:"
+---@field timeout? number ms for every command, default 200
+
+---@class basiq.Stats
+---@field inflight number
+---@field running number
+---@field waitingThread number
+---@field waitingVm number
+---@field longestWaitMs number
+---@field calls number
+---@field waited number
+---@field workers? integer
 
 ---@class basiq.NewOptions: basiq.Options
 ---@field server? string
@@ -138,6 +179,15 @@ function Client.clientToken(userId) end
 function Client.filter(conditions) end
 
 function Client.close() end
+
+---Inside nginx: calls in flight, waiting for a thread or VM, the longest wait.
+---@return { worker: basiq.Stats, all?: basiq.Stats }? stats
+---@return basiq.Error? err
+function Client.stats() end
+
+---@param opts basiq.RedisOptions
+---@return basiq.TokenStore store
+function Client.redisStore(opts) end
 
 ---@type basiq.Client
 local basiq = {}
