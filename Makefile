@@ -15,13 +15,13 @@ HDR     := $(wildcard src/*.h)
 CFLAGS  ?= -O2 -g
 WARN    := -std=gnu99 -fPIC -Wall -Wextra -Werror -DBASIQ_VERSION='"$(VERSION)"'
 CFLAGS  += $(WARN) -I$(LUA_INC)
-LDLIBS  := -lcurl -lcrypto
+LDLIBS  := -lcurl -lcrypto -lhiredis
 
 export LUA_PATH_5_4  := $(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;;
 export LUA_CPATH_5_4 := $(CURDIR)/$(BUILD)/?.so;;
 export BASIQ_SPEC_DIR := $(abspath $(SPEC_DIR))
 
-.PHONY: all deps build ops rockspec test demo bench lint memcheck asan fuzz clean
+.PHONY: all deps build ops rockspec rock test demo bench lint memcheck asan fuzz clean
 
 all: build
 
@@ -34,13 +34,29 @@ $(CORE): $(SRC) $(HDR) lua/basiq/version.lua
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -shared -o $@ $(SRC) $(LDFLAGS) $(LDLIBS)
 
-# Regenerates the operation tables and the README's table of operations.
+# Regenerates the operation tables, their editor types (library/) and the
+# README's table of operations.
 ops:
-	lua5.4 tools/genops.lua $(SPEC_DIR) lua/basiq/ops README.md
+	lua5.4 tools/genops.lua $(SPEC_DIR) lua/basiq/ops README.md library
 
 # Writes both rockspecs from the version and the tree's files.
 rockspec:
 	lua5.4 tools/rockspec.lua
+
+# A source rock of this version, packed offline: its sources go in a
+# tarball that the packed rockspec names by a file:// URL (installing the
+# rock unpacks that tarball from inside the rock; nothing is fetched).
+ROCK_DIR := build/rock
+ROCK     := $(ROCK_DIR)/basiq-$(VERSION)-1.src.rock
+rock: $(ROCK)
+$(ROCK): $(SRC) $(HDR) $(wildcard lua/basiq/*.lua lua/basiq/*/*.lua) rockspec/basiq-$(VERSION)-1.rockspec
+	@rm -rf $(ROCK_DIR) && mkdir -p $(ROCK_DIR)
+	find src lua README.md $(wildcard bin library) -type f | sort | \
+	  tar -czf $(ROCK_DIR)/basiq-$(VERSION).tar.gz --transform 's,^,basiq-$(VERSION)/,' -T -
+	sed 's,^  url = .*,  url = "file://$(CURDIR)/$(ROCK_DIR)/basiq-$(VERSION).tar.gz"\,,' \
+	  rockspec/basiq-$(VERSION)-1.rockspec > $(ROCK_DIR)/basiq-$(VERSION)-1.rockspec
+	cd $(ROCK_DIR) && luarocks pack basiq-$(VERSION)-1.rockspec
+	@rm $(ROCK_DIR)/basiq-$(VERSION).tar.gz $(ROCK_DIR)/basiq-$(VERSION)-1.rockspec
 
 # The suite on every runtime LuaRocks users run, each against its own
 # build of the core: make test LUAS="5.4 luajit" runs a subset.
@@ -57,7 +73,7 @@ demo: deps build
 
 # Static checks: luacheck (.luacheckrc) and cppcheck.
 lint: deps
-	luacheck -q lua spec tools examples bench
+	luacheck -q lua spec tools examples bench bin/basiq library
 	cppcheck --quiet --enable=warning,portability,performance --error-exitcode=1 --std=c99 \
 	  --suppress=missingIncludeSystem -I src src fuzz bench/rawcurl.c
 

@@ -32,8 +32,10 @@ local CALLS = tonumber(os.getenv("BENCH_CALLS") or "2000")
 local SLOW_ROUNDS = tonumber(os.getenv("BENCH_SLOW_ROUNDS") or "15")
 local COUNT = os.getenv("BENCH_COUNT") ~= "0"
 local JS_CALLS = math.max(20, CALLS // 10)
+local NGINX_ROUNDS = tonumber(os.getenv("BENCH_NGINX_ROUNDS") or "5") -- 0: no nginx section
 local BATCH, BATCH_CONC, BATCH_DELAY = 200, 50, 0.05
 local q = procs.sh_quote
+local front = dofile(ROOT .. "/bench/front.lua")
 
 local LAYOUTS = {}
 for name in (os.getenv("BENCH_LAYOUTS") or "spread,one-core"):gmatch("[^,%s]+") do
@@ -331,6 +333,8 @@ local function report(seq, m, per, txns)
     .. " %.2f× cjson.decode%s | ≤ 1.2× |", (m.page_sdk - m.page_fetch) * 1000, m.page_sdk * 1000,
     m.page_fetch * 1000, m.page, mark(m.page <= 1.2))
 
+  if m.nginx then front.report(m.nginx, line, mark, miss) end
+
   if per then
     local function k(n) return string.format("%.1fk", n / 1000) end
     local sdk_ok, jit_ok = per.sdk <= 1.05 * per.dec, per.jit <= per.lc
@@ -360,6 +364,7 @@ local function measure()
       seq[layout.name] = sequential(url, layout)
       if i == 1 then -- the rest once, in the first layout
         m = others(url)
+        if NGINX_ROUNDS > 0 then m.nginx = front.measure(procs, ROOT, WORK, url, NGINX_ROUNDS, median) end
         per = COUNT and counts(url) or nil
       end
     end)

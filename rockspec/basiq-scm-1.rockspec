@@ -17,38 +17,47 @@ description = {
 dependencies = {
   "lua >= 5.1",
   "lua-cjson",
+  "argparse", -- the basiq command
+  "lyaml",    -- YAML definitions (required only when one is loaded)
 }
 external_dependencies = {
   -- Library only: on Debian curl.h lives in a multiarch include folder
   -- that the compiler finds by itself.
   CURL = { library = "curl" },
   CRYPTO = { library = "crypto" }, -- OpenSSL's libcrypto: webhook HMAC and base64
+  HIREDIS = { header = "hiredis/hiredis.h", library = "hiredis" }, -- the shared token store outside nginx
 }
 build = {
   type = "builtin",
   modules = {
     ["basiq.core"] = {
-      sources = { "src/buf.c", "src/core.c", "src/crypto.c", "src/easy.c", "src/encode.c", "src/multi.c", "src/xfer.c" },
-      libraries = { "curl", "crypto" },
-      libdirs = { "$(CURL_LIBDIR)", "$(CRYPTO_LIBDIR)" },
+      sources = { "src/buf.c", "src/core.c", "src/crypto.c", "src/easy.c", "src/encode.c", "src/multi.c", "src/redis.c", "src/xfer.c" },
+      libraries = { "curl", "crypto", "hiredis" },
+      libdirs = { "$(CURL_LIBDIR)", "$(CRYPTO_LIBDIR)", "$(HIREDIS_LIBDIR)" },
       defines = { "BASIQ_VERSION=\"0.1.0\"" },
     },
     ["basiq.batch"] = "lua/basiq/batch.lua",
+    ["basiq.cli"] = "lua/basiq/cli.lua",
     ["basiq.client"] = "lua/basiq/client.lua",
     ["basiq.compile"] = "lua/basiq/compile.lua",
     ["basiq.credentials"] = "lua/basiq/credentials.lua",
     ["basiq.deliveries.memory"] = "lua/basiq/deliveries/memory.lua",
     ["basiq.deliveries.shdict"] = "lua/basiq/deliveries/shdict.lua",
+    ["basiq.document"] = "lua/basiq/document.lua",
     ["basiq.engine"] = "lua/basiq/engine.lua",
     ["basiq.errors"] = "lua/basiq/errors.lua",
+    ["basiq.fetch"] = "lua/basiq/fetch.lua",
     ["basiq.filter"] = "lua/basiq/filter.lua",
     ["basiq.follow"] = "lua/basiq/follow.lua",
     ["basiq.guard"] = "lua/basiq/guard.lua",
     ["basiq"] = "lua/basiq/init.lua",
+    ["basiq.install"] = "lua/basiq/install.lua",
     ["basiq.jobs"] = "lua/basiq/jobs.lua",
     ["basiq.lazy"] = "lua/basiq/lazy.lua",
     ["basiq.load"] = "lua/basiq/load.lua",
     ["basiq.ngx"] = "lua/basiq/ngx.lua",
+    ["basiq.ngx_stats"] = "lua/basiq/ngx_stats.lua",
+    ["basiq.observe"] = "lua/basiq/observe.lua",
     ["basiq.operations"] = "lua/basiq/operations.lua",
     ["basiq.ops.affordability"] = "lua/basiq/ops/affordability.lua",
     ["basiq.ops.core"] = "lua/basiq/ops/core.lua",
@@ -60,14 +69,25 @@ build = {
     ["basiq.ops.webhooks"] = "lua/basiq/ops/webhooks.lua",
     ["basiq.options"] = "lua/basiq/options.lua",
     ["basiq.paginate"] = "lua/basiq/paginate.lua",
+    ["basiq.pretty"] = "lua/basiq/pretty.lua",
     ["basiq.receiver"] = "lua/basiq/receiver.lua",
+    ["basiq.redis_store"] = "lua/basiq/redis_store.lua",
     ["basiq.request"] = "lua/basiq/request.lua",
     ["basiq.retry"] = "lua/basiq/retry.lua",
     ["basiq.route"] = "lua/basiq/route.lua",
+    ["basiq.source"] = "lua/basiq/source.lua",
+    ["basiq.suggest"] = "lua/basiq/suggest.lua",
     ["basiq.token"] = "lua/basiq/token.lua",
     ["basiq.transport"] = "lua/basiq/transport.lua",
+    ["basiq.types"] = "lua/basiq/types.lua",
     ["basiq.values"] = "lua/basiq/values.lua",
     ["basiq.version"] = "lua/basiq/version.lua",
     ["basiq.webhook"] = "lua/basiq/webhook.lua",
+    ["basiq.yaml"] = "lua/basiq/yaml.lua",
   },
+  install = {
+    bin = { basiq = "bin/basiq" },
+  },
+  -- LuaLS editor types: "Lua.workspace.library": ["<rock dir>/library"]
+  copy_directories = { "library" },
 }

@@ -224,7 +224,7 @@ describe("client over HTTP", function()
     os.remove(path)
     assert.is_nil(n)
     assert.are.equal("basiq.load: " .. path .. ": path '@0.0.0.0:" .. srv.port .. "/w' does not begin with /", err.message)
-    assert.is_nil(c.getWidget)
+    assert.has_error(function() return c.getWidget end, "basiq: no operation 'getWidget'")
   end)
 
   it("refuses a server that is not http or https, and bad options", function()
@@ -242,7 +242,10 @@ describe("client over HTTP", function()
     assert.are.equal("/users/u2", res.data.target)
     assert.are.equal('{"userId":"in-body"}', res.data.body)
     assert.has_error(function() client.call("noSuchOperation") end, "basiq.call: unknown operation 'noSuchOperation'")
-    assert.is_nil(client.noSuchOperation)
+    -- a name the client does not have is a typo, said with the nearest one
+    assert.has_error(function() return client.noSuchOperation end, "basiq: no operation 'noSuchOperation'")
+    assert.has_error(function() return client.getUsers end, "basiq: no operation 'getUsers' (did you mean getUser?)")
+    assert.is_nil(rawget(client, "noSuchOperation")) -- feature tests: rawget never raises
   end)
 
   it("raises programmer mistakes at the caller's line", function()

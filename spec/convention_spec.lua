@@ -31,7 +31,7 @@ local MISTAKES = {
     "basiq.webhook.receive: the secret is not a Standard Webhooks secret" },
   { "follow(5)", function(c) return c.follow(5) end, "basiq.follow: link must be a string" },
   { "webhook.sign(5)", function(c) return c.webhook.sign(5) end, "basiq.webhook.sign: secret, id and body must be strings" },
-  { "load(5)", function(c) return c.load(5) end, "basiq.load: path must be a string" },
+  { "load(5)", function(c) return c.load(5) end, "basiq.load: source must be a string or a table" },
   { "plain http", function(c) return c.new({ server = "http://api.example.com" }).auth("t").getUser({ userId = "u" }) end,
     "basiq.getUser: refusing to send credentials over plain http" },
 }
@@ -71,10 +71,10 @@ describe("every other failure", function()
 
   it("is nil, err from the token store when another renewal outlasts the call", function()
     local token = require("basiq.token")
-    local store = token.memory_store()
-    assert.is_true(store.lock("k", 1000, 0)) -- someone else is renewing, and does not finish in time
     local t = 0
     local clock = { now = function() return t end, sleep = function(s) t = t + s end }
+    local store = token.memory_store(clock.now)
+    assert.is_true(store.lock("k", 1000)) -- someone else is renewing, and does not finish in time
     local tok, err = token.get(store, clock, "k", function() error("not called") end, 1)
     assert.is_nil(tok)
     assert.are.equal("basiq.error", getmetatable(err).__name)

@@ -128,7 +128,7 @@ local REFUSED = {
     "basiq.new: server must be an http:// or https:// URL" },
   { "clientToken() with a number", function(c) return c.clientToken(5) end,
     "basiq.clientToken: userId must be a non-empty string" },
-  { "load() with a table", function(c) return c.load({}) end, "basiq.load: path must be a string" },
+  { "load() with a function", function(c) return c.load(print) end, "basiq.load: source must be a string or a table" },
   { "call() with an unknown name", function(c) return c.call("nope") end, "basiq.call: unknown operation 'nope'" },
 }
 

@@ -383,7 +383,7 @@ describe("in nginx", function()
   it("waits for a thread-side Lua VM when all are busy, rather than failing", function()
     local base = realm("d300-")
     -- two VMs for eight calls of 0.3 s: without the wait six would fail at once
-    local ng = nginx(tree, 1, base, { { "access_log off;", "access_log off;\n  lua_worker_thread_vm_pool_size 2;" } })
+    local ng = nginx(tree, 1, base, { { "lua_worker_thread_vm_pool_size 512;", "lua_worker_thread_vm_pool_size 2;" } })
     local urls = {}
     for i = 1, 8 do urls[i] = ng.url .. "/get/u" .. i end
     local t0 = socket.gettime()
@@ -398,7 +398,7 @@ describe("in nginx", function()
 
   it("tells what to add to nginx.conf when the thread pool is missing", function()
     local base, issued = realm("nopool")
-    local ng = nginx(tree, 1, base, { { "thread_pool basiq threads=32;", "" } })
+    local ng = nginx(tree, 1, base, { { "thread_pool basiq threads=512;", "" } })
     local out = sh("curl -s " .. ng.url .. "/get/u1")
     local log = ng.log()
     ng.stop()

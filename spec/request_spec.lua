@@ -136,7 +136,8 @@ describe("refused before anything is sent, naming the operation and the key", fu
   end)
 
   it("an unknown metadata key", function()
-    refused("^basiq.getUser: unknown parameter 'userid'$", "getUser", { userid = "u1" })
+    refused("^basiq.getUser: unknown parameter 'userid' %(did you mean userId%? getUser takes userId%)$", "getUser",
+      { userid = "u1" })
     refused("^basiq.getUser: metadata key 1 is not a string$", "getUser", { "u1" })
   end)
 

@@ -53,6 +53,7 @@ void basiq_handle_type(lua_State *L, const char *name, const luaL_Reg *methods, 
 int basiq_open_easy(lua_State *L);   /* registers the easy metatable, pushes new() */
 void basiq_open_encode(lua_State *L);   /* adds escape/form to the table on top */
 int basiq_open_multi(lua_State *L);  /* registers the multi metatable, pushes multi() */
+int basiq_open_redis(lua_State *L);  /* registers the Redis metatable, pushes redis() */
 void basiq_open_crypto(lua_State *L); /* adds hmac_sha256, b64encode, b64decode, equal, webhook_key, webhook_check */
 
 /* encode.c: the length of s's valid UTF-8 prefix (n when all is valid) */

@@ -69,6 +69,8 @@ int luaopen_basiq_core(lua_State *L) {
   lua_setfield(L, -2, "new");
   basiq_open_multi(L);
   lua_setfield(L, -2, "multi");
+  basiq_open_redis(L);
+  lua_setfield(L, -2, "redis");
   basiq_open_encode(L);
   basiq_open_crypto(L);
   {

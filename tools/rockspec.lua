@@ -20,8 +20,8 @@ local function modules()
   for _, path in ipairs(list("ls src/*.c")) do sources[#sources + 1] = string.format("%q", path) end
   lines[#lines + 1] = '    ["basiq.core"] = {'
   lines[#lines + 1] = "      sources = { " .. table.concat(sources, ", ") .. " },"
-  lines[#lines + 1] = '      libraries = { "curl", "crypto" },'
-  lines[#lines + 1] = '      libdirs = { "$(CURL_LIBDIR)", "$(CRYPTO_LIBDIR)" },'
+  lines[#lines + 1] = '      libraries = { "curl", "crypto", "hiredis" },'
+  lines[#lines + 1] = '      libdirs = { "$(CURL_LIBDIR)", "$(CRYPTO_LIBDIR)", "$(HIREDIS_LIBDIR)" },'
   lines[#lines + 1] = string.format("      defines = { %q },", 'BASIQ_VERSION="' .. version .. '"')
   lines[#lines + 1] = "    },"
   for _, path in ipairs(list("ls lua/basiq/*.lua lua/basiq/*/*.lua")) do
@@ -52,18 +52,26 @@ description = {
 dependencies = {
   "lua >= 5.1",
   "lua-cjson",
+  "argparse", -- the basiq command
+  "lyaml",    -- YAML definitions (required only when one is loaded)
 }
 external_dependencies = {
   -- Library only: on Debian curl.h lives in a multiarch include folder
   -- that the compiler finds by itself.
   CURL = { library = "curl" },
   CRYPTO = { library = "crypto" }, -- OpenSSL's libcrypto: webhook HMAC and base64
+  HIREDIS = { header = "hiredis/hiredis.h", library = "hiredis" }, -- the shared token store outside nginx
 }
 build = {
   type = "builtin",
   modules = {
 @MODULES@
   },
+  install = {
+    bin = { basiq = "bin/basiq" },
+  },
+  -- LuaLS editor types: "Lua.workspace.library": ["<rock dir>/library"]
+  copy_directories = { "library" },
 }
 ]]):gsub("@VERSION@", v):gsub("@SOURCE@", source):gsub("@MODULES@", function() return modules() end)
 end

@@ -10,14 +10,23 @@ local engine = require("basiq.engine")
 local route = require("basiq.route")
 local token = require("basiq.token")
 local values = require("basiq.values")
+local suggest = require("basiq.suggest")
+local index = require("basiq.ops.index")
 
 local setmetatable, type = setmetatable, type
 
 local M = {}
 
--- A new token store from the transport (nginx shares one across workers).
+-- A fresh token store: the transport's own (nginx shares one across
+-- workers), behind the user's tokenStore when there is one (basiq.redisStore
+-- shares one across hosts), which it stands in for while that one fails.
 local function fresh_store(state)
-  state.store = (state.transport.store or token.memory_store)()
+  local t = state.transport
+  local function now() return t.now() end
+  local own = t.store and t.store() or token.memory_store(now)
+  state.store = state.tokenStore and token.resilient(state.tokenStore, own, now, function(what, err)
+    require("basiq.observe").store(state, what, err)
+  end) or own
 end
 
 local function find(state, who, name)
@@ -36,15 +45,24 @@ function M.new(opts, target)
   local helpers = {} -- the functions defined below (and _VERSION): never operations
   local fns = {}     -- name -> the operation's function, made on first use
 
-  -- The function for an operation name, or nil when there is none.
+  -- The function for an operation name, or nil when there is none (each
+  -- API's table is only read on the operation's first call).
   local function operation(name)
     local fn = fns[name]
     if fn then return fn end
-    local op, server = operations.find(state, name)
-    if not op then return nil end
-    fn = engine.bind(state, name, op, server)
+    if not (state.loaded[name] or index[name]) then return nil end
+    fn = engine.bind(state, name)
     fns[name] = fn
     return fn
+  end
+
+  -- A read of a name the client does not have: a typo, said with the
+  -- nearest name the client does have.
+  local function no_such(name)
+    local names = {}
+    for k in pairs(client) do if type(k) == "string" then names[#names + 1] = k end end
+    for k in pairs(state.loaded) do names[#names + 1] = k end -- those only call() reaches
+    errors.raise("basiq: no operation '" .. values.shown(name) .. "'" .. suggest.hint(name, names))
   end
 
   local function set_credential(who, value, apikey)
@@ -89,11 +107,12 @@ function M.new(opts, target)
     return client
   end
 
-  -- Adds every operation of another OpenAPI document to this client.
-  function client.load(path)
-    return require("basiq.load").add(state, path, function(name)
+  -- Adds every operation of another definition to this client: count,
+  -- replaced names | nil, err (basiq/load.lua).
+  function client.load(source)
+    return require("basiq.load").add(state, source, function(name)
       fns[name] = nil -- forget the function made for the name's old operation
-      if not helpers[name] then rawset(client, name, nil) end
+      if not helpers[name] then rawset(client, name, operation(name)) end
     end)
   end
 
@@ -128,6 +147,19 @@ function M.new(opts, target)
     return require("basiq.batch").run(state, calls, batch_opts)
   end
 
+  -- Inside nginx: calls in flight, waiting for a worker thread or a
+  -- thread-side VM, and the longest wait; for this worker and all of them.
+  function client.stats()
+    local t = state.transport
+    if not t.stats then
+      return nil, errors.new("stats", "basiq.stats: only the nginx transport counts calls (this client's is not it)")
+    end
+    return t.stats()
+  end
+
+  -- A token store in Redis that a fleet shares: basiq.new{ tokenStore = basiq.redisStore{ ... } }.
+  function client.redisStore(store_opts) return require("basiq.redis_store").new(store_opts) end
+
   client.webhook = require("basiq.webhook")  -- basiq.webhook.verify(secret, headers, rawBody, opts)
   client.filter = require("basiq.filter").build -- basiq.filter{ ["account.id"] = id, ... }
   function client.new(o) return M.new(o) end
@@ -138,6 +170,11 @@ function M.new(opts, target)
   end
 
   for k in pairs(client) do helpers[k] = true end
+  -- every operation is a field from the start, so rawget(basiq, "getUser")
+  -- is a feature test and pairs() lists them
+  for name in pairs(index) do
+    if not helpers[name] then client[name] = operation(name) end
+  end
 
   if opts then
     if options.apply("new", state, opts) then fresh_store(state) end
@@ -147,10 +184,12 @@ function M.new(opts, target)
   end
 
   return setmetatable(client, {
-    __index = function(t, name)
-      local fn = operation(name)
-      if fn then rawset(t, name, fn) end
-      return fn
+    -- Any other name is a typo: reading it raises, at the caller's line.
+    -- Keys that are not plain names (numbers, "_x", "__x") read as nil, so
+    -- tools that probe tables keep working.
+    __index = function(_, name)
+      if type(name) == "string" and name:find("^%a[%w_]*$") then no_such(name) end
+      return nil
     end,
     __tostring = function()
       -- without any user:password@ in the URL

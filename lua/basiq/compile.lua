@@ -9,50 +9,65 @@ local function unescape_pointer(s)
   return (s:gsub("~1", "/"):gsub("~0", "~"))
 end
 
--- Resolves a local "$ref" (JSON pointer into the same document).
-local function resolve(doc, node, seen)
-  seen = seen or {}
-  while type(node) == "table" and type(node["$ref"]) == "string" do
+-- Resolves a local "$ref" (JSON pointer into the same document), following
+-- a chain of them. A $ref that leads nowhere is an error naming it; a chain
+-- that comes back to itself holds no schema at all, and is one too.
+function M.resolve(doc, node)
+  local seen
+  while type(node) == "table" and node["$ref"] ~= nil do
     local ref = node["$ref"]
-    if seen[ref] then return nil end
+    if type(ref) ~= "string" then error("$ref is not a string", 0) end
+    if ref:sub(1, 2) ~= "#/" and ref ~= "#" then error("only local $ref is supported: " .. ref, 0) end
+    seen = seen or {}
+    if seen[ref] then error("$ref '" .. ref .. "' refers only to itself", 0) end
     seen[ref] = true
-    if ref:sub(1, 2) ~= "#/" then error("only local $ref is supported: " .. ref, 0) end
     node = doc
     for part in ref:sub(3):gmatch("[^/]+") do
-      if type(node) ~= "table" then return nil end
-      node = node[unescape_pointer(part)]
+      node = type(node) == "table" and node[unescape_pointer(part)] or nil
     end
+    if node == nil then error("$ref '" .. ref .. "' cannot be resolved", 0) end
   end
   return node
 end
+local resolve = M.resolve
 
 -- The part of a schema the JSON encoder needs: where arrays are, so that an
 -- empty Lua table is sent as [] there. nil when the schema holds no array.
-local function shape(doc, schema, depth)
+-- A schema that contains itself ($ref cycles: a tree of nodes) is cut where
+-- it comes round again (active: the schemas on the way down), so it compiles.
+local function shape(doc, schema, active, depth)
   schema = resolve(doc, schema)
-  if type(schema) ~= "table" or depth > 32 then return nil end
+  if type(schema) ~= "table" or active[schema] or depth > 32 then return nil end
+  active[schema] = true
+  local out
   if schema.type == "array" then
-    return { t = "a", i = shape(doc, schema.items, depth + 1) }
-  end
-  local props
-  for _, key in ipairs({ "allOf", "oneOf", "anyOf" }) do
-    for _, sub in ipairs(schema[key] or {}) do
-      local s = shape(doc, sub, depth + 1)
-      if s and s.t == "a" then return s end
-      if s then
-        props = props or {}
-        for k, v in pairs(s.p) do props[k] = props[k] or v end
+    out = { t = "a", i = shape(doc, schema.items, active, depth + 1) }
+  else
+    local props
+    for _, key in ipairs({ "allOf", "oneOf", "anyOf" }) do
+      for _, sub in ipairs(type(schema[key]) == "table" and schema[key] or {}) do
+        local s = shape(doc, sub, active, depth + 1)
+        if s and s.t == "a" then out = s; break end
+        if s then
+          props = props or {}
+          for k, v in pairs(s.p) do props[k] = props[k] or v end
+        end
       end
+      if out then break end
+    end
+    if not out then
+      for name, sub in pairs(type(schema.properties) == "table" and schema.properties or {}) do
+        local s = shape(doc, sub, active, depth + 1)
+        if s then
+          props = props or {}
+          props[name] = s
+        end
+      end
+      out = props and { t = "o", p = props } or nil
     end
   end
-  for name, sub in pairs(type(schema.properties) == "table" and schema.properties or {}) do
-    local s = shape(doc, sub, depth + 1)
-    if s then
-      props = props or {}
-      props[name] = s
-    end
-  end
-  return props and { t = "o", p = props } or nil
+  active[schema] = nil
+  return out
 end
 
 local function schema_type(doc, schema)
@@ -66,7 +81,6 @@ local function schema_type(doc, schema)
 end
 
 local function compile_param(doc, p)
-  p = resolve(doc, p)
   local loc = p["in"]
   local out = { name = p.name, ["in"] = loc, required = p.required == true or loc == "path" or nil }
   local t, items = schema_type(doc, p.schema)
@@ -93,7 +107,7 @@ local function compile_body(doc, rb)
   local body = { media = media, required = rb.required == true or nil }
   local schema = resolve(doc, content.schema)
   if media:find("json", 1, true) then
-    body.shape = shape(doc, schema, 0)
+    body.shape = shape(doc, schema, {}, 0)
   elseif type(schema) == "table" and type(schema.properties) == "table" then
     local fields = {}
     for name, sub in pairs(schema.properties) do
@@ -147,60 +161,169 @@ local function response_media(doc, responses)
   return list
 end
 
--- The method name the `api` generator gives: operationId, first letter lower-cased.
-function M.method_name(op_id)
-  return op_id:sub(1, 1):lower() .. op_id:sub(2)
+-- The method names the `api` generator gives (oas's getOperationId with
+-- camelCase): an operationId loses the characters a JavaScript name cannot
+-- hold, each run of them upper-casing the character after it; one without
+-- an operationId is named from its method and path, "get /users/{userId}"
+-- becoming getUsersUserid. Never a leading digit, always a lower-case first
+-- letter.
+local function sanitize(s)
+  return (s:gsub("[^%w_]", "-"):gsub("%-%-+", "-"):gsub("^%-", ""):gsub("%-$", ""))
 end
 
-local function fallback_id(method, path)
-  local s = method .. path:gsub("[{}]", ""):gsub("[^%w]+(%w?)", function(c) return c:upper() end)
+local function camel(s)
+  s = s:gsub("[^%w_]+(.)", function(c) return c:upper() end)
   return s
+end
+
+local function first_lower(s)
+  return s:sub(1, 1):lower() .. s:sub(2)
+end
+
+function M.method_name(op_id)
+  return first_lower((sanitize(camel(op_id)):gsub("^%d", "_%0")))
+end
+
+function M.fallback_name(method, path)
+  local id = first_lower((camel(sanitize(path):lower()):gsub("^%d", "_%0")))
+  method = method:lower()
+  -- a path that already begins with the method is not prefixed again
+  if id:sub(1, #method) == method then return id end
+  return method .. id:sub(1, 1):upper() .. id:sub(2)
+end
+
+-- The OpenAPI version a document declares, or an error naming what it is.
+local function check_version(doc)
+  if doc.swagger ~= nil then
+    error("Swagger " .. tostring(doc.swagger) .. " is not supported: only OpenAPI 3.x", 0)
+  end
+  local v = doc.openapi
+  if type(v) ~= "string" or not v:match("^3%.%d") then
+    error(v == nil and "not an OpenAPI document (no openapi version)"
+      or "OpenAPI " .. tostring(v) .. " is not supported: only OpenAPI 3.x", 0)
+  end
+end
+
+-- Every $ref in the document resolves (an error names the first that does
+-- not), wherever it is: the types read schemas the operations do not.
+local function check_refs(doc, node, seen)
+  if type(node) ~= "table" or seen[node] then return end
+  seen[node] = true
+  if node["$ref"] ~= nil then resolve(doc, node) end
+  for _, v in pairs(node) do check_refs(doc, v, seen) end
+end
+
+-- A document compile and the types can read, or an error saying why not.
+function M.check_document(doc)
+  if type(doc) ~= "table" then error("not an OpenAPI document", 0) end
+  check_version(doc)
+  if type(doc.paths) ~= "table" then error("not an OpenAPI 3 document (no paths)", 0) end
+  check_refs(doc, doc, {})
 end
 
 -- doc: decoded OpenAPI document; api: a short name for it.
 -- Returns { api = ..., servers = {...}, ops = { name = op, ... } }.
-function M.compile(doc, api)
-  if type(doc) ~= "table" or type(doc.paths) ~= "table" then
-    error("not an OpenAPI 3 document (no paths)", 0)
-  end
-  local servers = {}
-  for _, s in ipairs(doc.servers or {}) do servers[#servers + 1] = s.url end
-  local ops = {}
-  for path, item in pairs(doc.paths) do
+-- The operations of a checked document, one call each in a stable order
+-- (paths sorted, then methods): fn(name, method, path, op, params), where
+-- params are the operation's parameter objects, resolved, the path's own
+-- first and the operation's replacing any of the same name and location.
+function M.each_operation(doc, fn)
+  local paths = {}
+  for path in pairs(doc.paths) do
     -- appended to the server URL: anything else could change its host or port
     if type(path) ~= "string" or path:sub(1, 1) ~= "/" then error("path '" .. tostring(path) .. "' does not begin with /", 0) end
-    item = resolve(doc, item) or {}
+    paths[#paths + 1] = path
+  end
+  table.sort(paths)
+  local seen = {}
+  for _, path in ipairs(paths) do
+    local item = resolve(doc, doc.paths[path]) or {}
     for _, method in ipairs(METHODS) do
       local op = item[method]
       if type(op) == "table" then
         local params, index = {}, {}
         for _, list in ipairs({ item.parameters or {}, op.parameters or {} }) do
           for _, p in ipairs(list) do
-            local cp = compile_param(doc, p)
-            local key = cp["in"] .. ":" .. cp.name
-            if index[key] then params[index[key]] = cp
-            else params[#params + 1] = cp; index[key] = #params end
+            p = resolve(doc, p)
+            if type(p) ~= "table" or type(p.name) ~= "string" or type(p["in"]) ~= "string" then
+              error("a parameter without a name or an 'in'", 0)
+            end
+            local key = p["in"] .. ":" .. p.name
+            if index[key] then params[index[key]] = p
+            else params[#params + 1] = p; index[key] = #params end
           end
         end
-        local id = op.operationId or fallback_id(method, path)
-        local media = response_media(doc, op.responses)
-        local name = M.method_name(id)
-        if ops[name] then error("duplicate operation name " .. name, 0) end
-        ops[name] = {
-          id = id ~= name and id or nil,
-          method = method:upper(),
-          path = path,
-          params = params[1] and params or nil,
-          body = compile_body(doc, op.requestBody),
-          security = compile_security(doc, op.security or doc.security) or {},
-          accept = media[1],
-          accepts = media[2] and media or nil,
-          servers = op.servers and op.servers[1] and { op.servers[1].url } or nil,
-        }
+        local id = type(op.operationId) == "string" and op.operationId or ""
+        local name = id ~= "" and M.method_name(id) or ""
+        if name == "" then name = M.fallback_name(method, path) end -- none, or nothing but symbols
+        if seen[name] then error("duplicate operation name " .. name, 0) end
+        seen[name] = true
+        fn(name, method, path, op, params)
       end
     end
   end
+end
+
+-- doc: decoded OpenAPI document; api: a short name for it.
+-- Returns { api = ..., servers = {...}, ops = { name = op, ... } }.
+function M.compile(doc, api)
+  M.check_document(doc)
+  local servers = {}
+  for _, s in ipairs(doc.servers or {}) do servers[#servers + 1] = s.url end
+  local ops = {}
+  M.each_operation(doc, function(name, method, path, op, list)
+    local params = {}
+    for i, p in ipairs(list) do params[i] = compile_param(doc, p) end
+    local id = op.operationId
+    local media = response_media(doc, op.responses)
+    ops[name] = {
+      id = type(id) == "string" and id ~= name and id or nil,
+      method = method:upper(),
+      path = path,
+      params = params[1] and params or nil,
+      body = compile_body(doc, op.requestBody),
+      security = compile_security(doc, op.security or doc.security) or {},
+      accept = media[1],
+      accepts = media[2] and media or nil,
+      servers = op.servers and op.servers[1] and { op.servers[1].url } or nil,
+    }
+  end)
   return { api = api, servers = servers, ops = ops }
+end
+
+-- A compiled table (`basiq install`'s module, lua/basiq/ops/*.lua) checked
+-- before use, so that a wrong one fails here rather than inside a call:
+-- t, or an error naming what is wrong.
+local UPPER = {}
+for _, m in ipairs(METHODS) do UPPER[m:upper()] = true end
+local LOCATIONS = { path = true, query = true, header = true, cookie = true }
+
+local function strings(list)
+  if list == nil then return true end
+  if type(list) ~= "table" then return false end
+  for _, v in ipairs(list) do if type(v) ~= "string" then return false end end
+  return true
+end
+
+function M.check(t)
+  if type(t.ops) ~= "table" or not strings(t.servers) then error("not a compiled module (ops, servers)", 0) end
+  for name, op in pairs(t.ops) do
+    local what = "operation '" .. tostring(name) .. "'"
+    if type(name) ~= "string" or type(op) ~= "table" then error(what .. " is not a table named by a string", 0) end
+    if not UPPER[op.method] then error(what .. ": method '" .. tostring(op.method) .. "'", 0) end
+    if type(op.path) ~= "string" or op.path:sub(1, 1) ~= "/" then error(what .. ": path does not begin with /", 0) end
+    for _, p in ipairs(type(op.params) == "table" and op.params or {}) do
+      if type(p) ~= "table" or type(p.name) ~= "string" or not LOCATIONS[p["in"]] then
+        error(what .. ": a parameter without a name or a location", 0)
+      end
+    end
+    if op.params ~= nil and type(op.params) ~= "table" or type(op.security) ~= "table"
+      or op.body ~= nil and (type(op.body) ~= "table" or type(op.body.media) ~= "string")
+      or not strings(op.servers) or op.accept ~= nil and type(op.accept) ~= "string" or not strings(op.accepts) then
+      error(what .. ": params, body, security, servers or accept of the wrong type", 0)
+    end
+  end
+  return t
 end
 
 return M

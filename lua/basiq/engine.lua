@@ -12,6 +12,7 @@ local retry = require("basiq.retry")
 local token = require("basiq.token")
 local credentials = require("basiq.credentials")
 local operations = require("basiq.operations")
+local observe = require("basiq.observe")
 
 local json = cjson_safe.new()
 local build, fast_url = request.build, request.fast_url
@@ -66,7 +67,7 @@ local server_token
 local function arm(state, c, now)
   local req = c.req
   if c.auto then
-    local tok, terr, waited = server_token(state, c.deadline, now)
+    local tok, terr, waited = server_token(state, c.deadline)
     if not tok then return nil, errors.wrap(c.name, terr, "could not get a token", credentials.secrets(state)) end
     if waited then now = nil end
     if tok ~= c.tok then
@@ -91,7 +92,8 @@ local function arm(state, c, now)
 end
 
 -- Judges one attempt's outcome: res (the call succeeded) | nil, err (it
--- failed for good) | nil, nil, seconds to wait before the next attempt.
+-- failed for good) | nil, err, seconds to wait before the next attempt
+-- (err: this attempt's, for its event).
 local function settle(state, c, o)
   local status, err, wait = o.status, nil, nil -- luacheck: ignore 311 (err is set on every path)
   if status then
@@ -105,7 +107,7 @@ local function settle(state, c, o)
       -- a refused call did nothing, so repeating it once is safe
       c.renewed = true
       state.store.drop(state.server_key, c.tok)
-      return nil, nil, 0
+      return nil, err, 0
     elseif not retry.status(status, c.safe) then
       return nil, err
     end
@@ -119,7 +121,7 @@ local function settle(state, c, o)
   -- the server's Retry-After, else backoff with full jitter
   wait = wait or retry.backoff(c.retried, state.retryDelay, state.retryMaxDelay)
   if state.transport.now() + wait >= c.deadline then return nil, err end
-  return nil, nil, wait
+  return nil, err, wait
 end
 
 -- Gives a built request its route's credential, its URL and the
@@ -135,8 +137,10 @@ local function complete(state, r, req)
 end
 
 -- A call's retry state, from its first attempt on or once that failed.
-local function call_state(name, r, req, deadline)
-  return { name = name, req = req, deadline = deadline, auto = r.auto, safe = r.safe, retried = 0, nh = #req.headers }
+-- kind: "attempt", or "token" for an automatic token's fetch (its events).
+local function call_state(name, r, req, deadline, kind)
+  return { name = name, req = req, deadline = deadline, auto = r.auto, safe = r.safe, retried = 0,
+           nh = #req.headers, n = 0, kind = kind or "attempt" }
 end
 
 -- One call on its way along route r: batch.lua drives many.
@@ -144,7 +148,20 @@ function M.start(state, name, r, req, deadline)
   complete(state, r, req)
   return call_state(name, r, req, deadline)
 end
-M.arm, M.settle = arm, settle
+M.arm = arm
+
+-- settle() for the attempt just made, and its event when anyone observes:
+-- res | nil, err | nil, nil, wait. elapsed: the attempt's seconds by the
+-- clock, for a transport that does not say (observing only).
+local function judge(state, c, o, elapsed)
+  c.n = c.n + 1
+  if not state.emit then return settle(state, c, o) end
+  local bytes = type(o.body) == "string" and #o.body or nil
+  local res, err, wait = settle(state, c, o)
+  observe.attempt(state, c.kind, c.name, c.req.method, c.n, o, err, wait, bytes, elapsed)
+  return res, err, wait
+end
+M.settle = judge
 
 -- Drives call c until it is over: res | nil, err. now: the clock reading
 -- the call started at, when it has just been taken.
@@ -154,7 +171,9 @@ local function drive(state, c, now)
     local ok, err = arm(state, c, now)
     if not ok then return nil, err end
     now = nil
-    local res, err2, wait = settle(state, c, t:request(c.req))
+    local t0 = state.emit and t.now()
+    local o = t:request(c.req)
+    local res, err2, wait = judge(state, c, o, t0 and t.now() - t0)
     if not wait then return res, err2 end
     if wait > 0 then t.sleep(wait) end
   end
@@ -175,6 +194,7 @@ local function send(state, name, r, req)
     return drive(state, call_state(name, r, req, now + state.timeout / 1000), now)
   end
   if not req.timeout then req.timeout, req.connect_timeout = state.first_timeout, state.first_connect end
+  local t0 = state.emit and t.now()
   local o = t:request(req)
   local status = o.status
   if status and status >= 200 and status < 300 then
@@ -187,23 +207,25 @@ local function send(state, name, r, req)
     else
       o.data, o.body = decode(o.headers, body), nil
     end
+    if state.emit then observe.attempt(state, "attempt", name, req.method, 1, o, nil, nil, #body, t0 and t.now() - t0) end
     return o
   end
   local c = call_state(name, r, req, t.now() - (o.time or 0) + state.timeout / 1000)
-  local res, err, wait = settle(state, c, o)
+  local res, err, wait = judge(state, c, o, t0 and t.now() - t0)
   if not wait then return res, err end
   if wait > 0 then t.sleep(wait) end
   return drive(state, c, nil)
 end
 
 -- Sends req (built by request.build) along route r, with retries, inside
--- deadline (transport seconds; nil: the client's timeout from now).
-function M.run(state, name, r, req, deadline)
+-- deadline (transport seconds; nil: the client's timeout from now). kind:
+-- its events' kind (see call_state).
+function M.run(state, name, r, req, deadline, kind)
   complete(state, r, req)
   if not deadline then return send(state, name, r, req) end
   local perr = M.unusable(state, name)
   if perr then return nil, perr end
-  return drive(state, call_state(name, r, req, deadline), nil)
+  return drive(state, call_state(name, r, req, deadline, kind), nil)
 end
 local run = M.run
 
@@ -220,9 +242,12 @@ end
 -- The function a client exposes for one operation, basiq.<name>(...). It
 -- holds the fast path (one metadata table of path ids, no automatic token:
 -- getUser, getJob, ...), so that the commonest call spends no Lua call on
--- dispatch; everything else takes call().
-function M.bind(state, name, op, server)
+-- dispatch; everything else takes call(). The operation's table is looked
+-- up on the first call (each API's loads on first use).
+function M.bind(state, name)
+  local op, server
   return function(...)
+    if not op then op, server = operations.find(state, name) end
     local a, b = ...
     local nargs = select("#", ...)
     local r = state.routes[op] or route.of(state, name, op, server)
@@ -245,7 +270,7 @@ local function fetch_token(state, form, deadline)
   local op, server = operations.find(state, "postToken")
   local req = assert(build("postToken", op, form, TOKEN_VERSION, 2))
   -- unguarded here: the call that needs the token (or clientToken) checked first
-  local res, err = run(state, "postToken", route.of(state, "postToken", op, server), req, deadline)
+  local res, err = run(state, "postToken", route.of(state, "postToken", op, server), req, deadline, "token")
   if not res then return nil, err end
   local d = res.data
   if type(d) ~= "table" or type(d.access_token) ~= "string" or d.access_token == ""
@@ -258,19 +283,19 @@ end
 -- The automatic token under key, fetched with form: cached, renewed by one
 -- caller at a time; token, nil, waited | nil, err (waited: the clock moved
 -- on, a renewal was made or awaited).
-local function auto_token(state, key, fetch, deadline, now)
-  local tok, err, waited = token.get(state.store, state.transport, key, fetch, deadline, now)
+local function auto_token(state, key, fetch, deadline)
+  local tok, err, waited = token.get(state.store, state.transport, key, fetch, deadline)
   if tok then credentials.note(state, tok) end -- a new one (perhaps another worker's) joins the redaction list
   return tok, err, waited
 end
 
-function server_token(state, deadline, now)
+function server_token(state, deadline)
   local fetch = state.fetch_server
   if not fetch then
     fetch = function(dl) return fetch_token(state, SERVER_FORM, dl) end
     state.fetch_server = fetch
   end
-  return auto_token(state, state.server_key, fetch, deadline, now)
+  return auto_token(state, state.server_key, fetch, deadline)
 end
 
 -- A CLIENT_ACCESS token bound to userId: token | nil, err.

@@ -37,7 +37,7 @@ local CURL_KINDS = {
 local CAPPED = { [23] = true, [27] = true }
 
 -- Replaces every known secret in s; secrets is a list of strings (may be nil).
-local function redact(s, secrets)
+function M.redact(s, secrets)
   if type(s) ~= "string" or not secrets then return s end
   for _, secret in ipairs(secrets) do
     if #secret >= 4 then
@@ -50,6 +50,7 @@ local function redact(s, secrets)
   end
   return s
 end
+local redact = M.redact
 
 -- The same through a decoded body or header table (ours, fresh: changed in place).
 local function redact_deep(v, secrets, depth)

@@ -15,6 +15,8 @@
 -- lua_worker_thread_vm_pool_size (default 100) calls handed to threads at
 -- once: beyond that nginx refuses at once, so calls wait here for a VM.
 local token = require("basiq.token")
+local stats = require("basiq.ngx_stats")
+local core = require("basiq.lazy")
 
 local M = {}
 
@@ -23,16 +25,26 @@ local POOL = "basiq"
 local PHASES = { server_rewrite = true, rewrite = true, access = true, content = true, timer = true }
 local NO_VM = "no available Lua vm"
 
--- Thread side: these run inside a worker thread's own Lua VM.
+-- Thread side: these run inside a worker thread's own Lua VM. pid: the
+-- worker's, for its count of calls running on threads. The outcome says
+-- when the thread took the call (core.now(): one clock for every thread).
 local handle, multi
-function M.thread_perform(req)
+function M.thread_perform(req, _, pid)
+  local started = stats.thread_start(pid)
   if not handle then handle = require("basiq.core").new() end
-  return handle:perform(req)
+  local o = handle:perform(req)
+  stats.thread_end(pid)
+  o.started = started
+  return o
 end
 
-function M.thread_batch(reqs, concurrency)
+function M.thread_batch(reqs, concurrency, pid)
+  local started = stats.thread_start(pid)
   if not multi then multi = require("basiq.core").multi() end
-  return multi:perform(reqs, concurrency)
+  local out = multi:perform(reqs, concurrency)
+  stats.thread_end(pid)
+  out.started = started
+  return out
 end
 
 -- Worker side.
@@ -50,19 +62,23 @@ local function failure(message, code, sent)
   return { message = message, code = code, sent = sent }
 end
 
--- Runs M[fn](a, b) on the pool: true, its result | false, failure outcome.
--- Waits up to `budget` seconds for a thread-side VM when all are busy.
-local function on_thread(fn, budget, a, b)
+-- Runs M[fn](a, b, pid) on the pool: true, its result | false, failure
+-- outcome; and the seconds the call waited for a VM and a thread. Waits up
+-- to `budget` seconds for a thread-side VM when all are busy.
+local function hand_over(fn, budget, a, b)
   if not vm_freed then vm_freed = require("ngx.semaphore").new() end
   ngx.update_time()
   local deadline = ngx.now() + budget
   local queued = vm_freed:count() < 0 -- others already wait: take a turn behind them
+  local t0 = core.now()
+  if queued then stats.waiting_vm(1) end
   while true do
     if not queued then
-      local ok, r1 = ngx.run_worker_thread(POOL, "basiq.ngx", fn, a, b)
+      local handed = core.now()
+      local ok, r1 = ngx.run_worker_thread(POOL, "basiq.ngx", fn, a, b, ngx.worker.pid())
       if ok or r1 ~= NO_VM then
         if vm_freed:count() < 0 then vm_freed:post(1) end
-        if ok then return true, r1 end
+        if ok then return true, r1, (handed - t0) + math.max(0, (r1.started or handed) - handed) end
         r1 = tostring(r1)
         if r1:find("^thread[ _]pool") and r1:find("not found", 1, true) then
           return false, failure("nginx.conf needs `thread_pool " .. POOL .. " threads=16;` in its main context:"
@@ -72,40 +88,59 @@ local function on_thread(fn, budget, a, b)
         return false, failure("nginx worker thread failed: " .. r1, "thread", r1 ~= "ngx_thread_task_post failed")
       end
     end
+    if not queued then stats.waiting_vm(1) end
     queued = false
     ngx.update_time()
     local left = deadline - ngx.now()
     if left <= 0 then
+      stats.waiting_vm(-1)
       return false, failure("every nginx worker-thread Lua VM stayed busy for " .. budget .. " s"
         .. " (raise lua_worker_thread_vm_pool_size, or the threads of thread_pool " .. POOL .. ")", 28, false)
     end
     -- woken when a VM comes back; the slice covers a wake-up lost to an aborted request
     vm_freed:wait(math.min(left, 0.1))
+    stats.waiting_vm(-1)
   end
 end
 
+-- hand_over(), counted for basiq.stats().
+local function on_thread(fn, budget, a, b)
+  stats.begin()
+  local ok, r, wait = hand_over(fn, budget, a, b)
+  stats.finish(wait)
+  return ok, r, wait
+end
+
 -- Tokens in lua_shared_dict `basiq` when it is declared, so every worker
--- uses one token and one worker at a time renews it.
+-- uses one token and one worker at a time renews it (token.lua has the
+-- store interface; the entries keep this host's clock, ngx.now()).
 local function shared_store(dict)
   local store = {}
   function store.get(key)
     local v = dict:get("t:" .. key)
     if not v then return nil end
     local renew_at, expires_at, tok = v:match("^([^|]+)|([^|]+)|(.+)$")
-    return tok, tonumber(renew_at), tonumber(expires_at)
+    local t = ngx.now()
+    return tok, tonumber(renew_at) - t, tonumber(expires_at) - t
   end
-  function store.set(key, tok, renew_at, expires_at, now)
-    local ok, err = dict:set("t:" .. key, string.format("%.3f|%.3f|%s", renew_at, expires_at, tok),
-      math.max(0.001, expires_at - now))
+  function store.set(key, tok, renew_in, expires_in)
+    local t = ngx.now()
+    local ok, err = dict:set("t:" .. key, string.format("%.3f|%.3f|%s", t + renew_in, t + expires_in, tok),
+      math.max(0.001, expires_in))
     if not ok then ngx.log(ngx.WARN, "basiq: lua_shared_dict ", POOL, " could not keep a token: ", err) end
+    return true
   end
   function store.drop(key, tok)
     local cur = store.get(key)
     if cur == tok then dict:delete("t:" .. key) end
+    return true
   end
   -- expires by itself, so a worker that dies while renewing cannot wedge the rest
   function store.lock(key, ttl) return (dict:add("l:" .. key, true, ttl)) == true end
-  function store.unlock(key) dict:delete("l:" .. key) end
+  function store.unlock(key)
+    dict:delete("l:" .. key)
+    return true
+  end
   return store
 end
 
@@ -116,13 +151,14 @@ end
 
 local function store()
   local dict = ngx.shared and ngx.shared[POOL]
-  return dict and shared_store(dict) or token.memory_store()
+  return dict and shared_store(dict) or token.memory_store(now)
 end
 
 local function request(_, req)
   local t0 = now()
-  local _, outcome = on_thread("thread_perform", (req.timeout or 60000) / 1000, req)
+  local _, outcome, wait = on_thread("thread_perform", (req.timeout or 60000) / 1000, req)
   outcome.time = now() - t0 -- the hop, and any wait for a thread-side VM, count against the call's budget
+  outcome.wait, outcome.started = wait, nil
   return outcome
 end
 
@@ -130,7 +166,10 @@ local function batch(_, reqs, concurrency)
   local budget = 0
   for i = 1, #reqs do budget = math.max(budget, reqs[i].timeout or 60000) end
   local ok, out = on_thread("thread_batch", budget / 1000, reqs, concurrency)
-  if ok then return out end
+  if ok then
+    out.started = nil
+    return out
+  end
   local list = {}
   for i = 1, #reqs do list[i] = failure(out.message, out.code, out.sent) end
   return list
@@ -138,7 +177,8 @@ end
 
 -- A client's transport inside nginx (transport.lua has the contract).
 function M.transport()
-  return { request = request, batch = batch, now = now, sleep = ngx.sleep, check = unusable, store = store }
+  return { request = request, batch = batch, now = now, sleep = ngx.sleep, check = unusable, store = store,
+           stats = stats.read }
 end
 
 return M

@@ -5,13 +5,15 @@ local errors = require("basiq.errors")
 local guard = require("basiq.guard")
 local values = require("basiq.values")
 local transport = require("basiq.transport")
+local observe = require("basiq.observe")
+local suggest = require("basiq.suggest")
 
 local M = {}
 
 local OPTIONS = { -- option -> kind of value
   timeout = "ms", attemptTimeout = "ms", connectTimeout = "ms", maxBodySize = "bytes", caFile = "string",
   retries = "count", retryDelay = "ms", retryMaxDelay = "ms", allowInsecureHttp = "boolean",
-  transport = "transport",
+  transport = "transport", observe = "function", debug = "boolean", tokenStore = "store",
 }
 
 -- Timeouts of a call's first attempt, which has the whole budget: worked
@@ -25,6 +27,7 @@ end
 function M.defaults()
   local state = { timeout = 60000, connectTimeout = 10000, retries = 2, retryDelay = 100, retryMaxDelay = 2000 }
   first_attempt(state)
+  observe.configure(state) -- BASIQ_DEBUG=1 logs every client's events
   return state
 end
 
@@ -38,7 +41,8 @@ function M.server(who, url)
 end
 
 -- Applies opts to state (server, auth and apiKey are the caller's). Returns
--- true when the transport changed (the caller starts a fresh token store).
+-- true when the transport or the token store changed (the caller starts a
+-- fresh token store).
 function M.apply(who, state, opts)
   local new_transport = false
   for k, v in pairs(opts) do
@@ -48,8 +52,11 @@ function M.apply(who, state, opts)
     elseif k == "auth" or k == "apiKey" then -- luacheck: ignore 542
       -- the caller's
     elseif not kind then
-      fail(who, "unknown option '%s'", values.shown(tostring(k)))
-    elseif kind == "string" or kind == "boolean" then
+      local names = { "server", "auth", "apiKey" }
+      for name in pairs(OPTIONS) do names[#names + 1] = name end
+      table.sort(names)
+      fail(who, "unknown option '%s'%s", values.shown(tostring(k)), suggest.hint(tostring(k), names))
+    elseif kind == "string" or kind == "boolean" or kind == "function" then
       if type(v) ~= kind then fail(who, "option '%s' must be a %s", k, kind) end
       state[k] = v
     elseif kind == "count" then
@@ -58,6 +65,14 @@ function M.apply(who, state, opts)
     elseif kind == "transport" then
       state.transport = transport.resolve(who, v)
       new_transport = true
+    elseif kind == "store" then
+      for _, m in ipairs({ "get", "set", "drop", "lock", "unlock" }) do
+        if type(v) ~= "table" or type(v[m]) ~= "function" then
+          fail(who, "option 'tokenStore' must be a table with get, set, drop, lock and unlock")
+        end
+      end
+      state.tokenStore = v
+      new_transport = true -- a fresh store, behind this one
     else
       if not values.positive(v) then fail(who, "option '%s' must be a positive number", k) end
       state[k] = v
@@ -65,6 +80,7 @@ function M.apply(who, state, opts)
   end
   state.routes = {}
   first_attempt(state)
+  observe.configure(state)
   return new_transport
 end
 

@@ -5,6 +5,7 @@
 local core = require("basiq.lazy")
 local cjson = require("cjson")
 local values = require("basiq.values")
+local suggest = require("basiq.suggest")
 
 local json = cjson.new() -- private instance: the user's cjson settings stay theirs
 local concat, format, type, pairs, ipairs, next = table.concat, string.format, type, pairs, ipairs, next
@@ -38,8 +39,9 @@ local plans = setmetatable({}, { __mode = "k" })
 local function plan_of(op)
   local plan = plans[op]
   if plan then return plan end
-  plan = { byname = {}, bylower = {}, required = {}, query = {}, header = {}, cookie = {}, segs = {} }
-  for _, p in ipairs(op.params or {}) do
+  plan = { params = op.params or {}, byname = {}, bylower = {}, required = {}, query = {}, header = {}, cookie = {},
+           segs = {} }
+  for _, p in ipairs(plan.params) do
     plan.byname[p.name] = p
     if p["in"] == "header" then plan.bylower[p.name:lower()] = p end
     if p.required then plan.required[#plan.required + 1] = p end
@@ -66,12 +68,23 @@ local function plan_of(op)
   -- the common shape (getUser, getJob, ...): no body, path parameters only
   plan.npath = (#plan.segs - 1) / 2
   plan.fast = not op.body and not plan.accept_p and plan.npath > 0 and #plan.query == 0
-    and #plan.header == 0 and #plan.cookie == 0 and #op.params == plan.npath
+    and #plan.header == 0 and #plan.cookie == 0 and #plan.params == plan.npath
   plan.has_params = next(plan.byname) ~= nil
   plans[op] = plan
   return plan
 end
 M.plan = function(op) return plans[op] or plan_of(op) end
+
+-- What an unknown parameter's message adds: "getUser takes userId", with
+-- the nearest name first when the key looks like a typo of one.
+function M.takes(name, plan, key)
+  local names = {}
+  for _, p in ipairs(plan.params) do names[#names + 1] = p.name end
+  if plan.accept_p then names[#names + 1] = "accept" end
+  if not names[1] then return name .. " takes no parameters" end
+  local near = key and suggest.nearest(key, names)
+  return (near and "did you mean " .. near .. "? " or "") .. name .. " takes " .. table.concat(names, ", ")
+end
 
 -- A parameter value: a scalar or a sequence of scalars -> list of strings.
 local function values_of(v)
@@ -142,7 +155,7 @@ local function params(name, plan, meta)
   for k, v in pairs(meta or vals) do
     if type(k) ~= "string" then return fail(name, "metadata key %s is not a string", tostring(k)) end
     local p = plan.byname[k] or plan.bylower[k:lower()]
-    if not p then return fail(name, "unknown parameter '%s'", k) end
+    if not p then return fail(name, "unknown parameter '%s' (%s)", k, M.takes(name, plan, k)) end
     local vs = scalar(v) or values_of(v)
     if not vs then
       return fail(name, "parameter '%s' must be a string, number, boolean or array of them", k)

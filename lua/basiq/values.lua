@@ -70,4 +70,12 @@ function M.shown(v)
   return (v:gsub("%c", function(c) return "\\" .. c:byte() end))
 end
 
+-- Whether k is a Lua name (an identifier, not a keyword): t.k can say it.
+local KEYWORDS = {}
+for word in ([[and break do else elseif end false for function goto if in local nil not or repeat return
+  then true until while]]):gmatch("%a+") do KEYWORDS[word] = true end
+function M.lua_name(k)
+  return type(k) == "string" and k:match("^[%a_][%w_]*$") ~= nil and not KEYWORDS[k]
+end
+
 return M

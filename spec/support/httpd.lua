@@ -18,6 +18,12 @@
 --   /jobsim/jobs/<scenario>-<id>  a job whose steps advance on each poll
 --   /inflight/<key>/<ms>/...  counts requests in flight per key, waits, echoes;
 --                    /inflight/<key>/stats answers { total, max } (most at once)
+--   /openapi/<name>  serves a definition (below): widgets.yml, widgets (YAML, text/plain),
+--                    widgets.json, swagger.json, moved.yml (302 to widgets.yml), away.yml (302 off
+--                    the machine over plain http), broken.yml
+--   /api/v1/api-registry/<uuid>  a stand-in for ReadMe's API registry: widgets0 is
+--                    widgets.json, anything else 404; /api/v1/api-registry/seen lists the
+--                    requests it had (target and headers)
 --   anything else    echoes the request as JSON
 -- usage: lua5.4 httpd.lua PORT
 local socket = require("socket")
@@ -277,8 +283,94 @@ local function inflight_route(sock, req, key, rest)
     cjson.encode({ method = req.method, target = req.target, body = req.body, peer = req.peer }))
 end
 
+-- Definitions for basiq.load, their servers on this server (/v9). The
+-- widgets API: getWidget, one operation without an operationId (a tree of
+-- nodes: a $ref to itself), and postToken (to be replaced).
+local function widgets_yaml(host)
+  return table.concat({
+    "openapi: 3.0.3",
+    "info: {title: widgets, version: '1'}",
+    "servers:",
+    "  - url: http://" .. host .. "/v9",
+    "paths:",
+    "  /widgets/{widgetId}:",
+    "    get:",
+    "      operationId: GetWidget",
+    "      parameters:",
+    "        - {name: widgetId, in: path, required: true, schema: {type: string}}",
+    "        - {name: colour, in: query, schema: {type: string, enum: [red, green]}}",
+    "      responses:",
+    "        '200': {description: ok}",
+    "  /widgets/{widgetId}/nodes:",
+    "    post:",
+    "      parameters:",
+    "        - {name: widgetId, in: path, required: true, schema: {type: string}}",
+    "      requestBody:",
+    "        content:",
+    "          application/json:",
+    "            schema: {$ref: '#/components/schemas/Node'}",
+    "      responses:",
+    "        '201': {description: ok}",
+    "  /token:",
+    "    post:",
+    "      operationId: postToken",
+    "      responses:",
+    "        '200': {description: ok}",
+    "components:",
+    "  schemas:",
+    "    Node:",
+    "      type: object",
+    "      required: [name]",
+    "      properties:",
+    "        name: {type: string}",
+    "        children:",
+    "          type: array",
+    "          items: {$ref: '#/components/schemas/Node'}",
+    "" }, "\n")
+end
+
+local function widgets_json(host)
+  return cjson.encode({ openapi = "3.0.3", info = { title = "widgets", version = "1" },
+    servers = { { url = "http://" .. host .. "/v9" } },
+    paths = { ["/widgets/{widgetId}"] = { get = { operationId = "GetWidget",
+      parameters = { { name = "widgetId", ["in"] = "path", required = true, schema = { type = "string" } } },
+      responses = { ["200"] = { description = "ok" } } } } } })
+end
+
+local registry_seen = {}
+local function openapi_route(sock, req, name)
+  local host = req.headers.host
+  local yaml, json = { ["Content-Type"] = "application/yaml" }, { ["Content-Type"] = "application/json" }
+  if name == "widgets.yml" then return respond(sock, 200, yaml, widgets_yaml(host)) end
+  if name == "widgets" then return respond(sock, 200, { ["Content-Type"] = "text/plain" }, widgets_yaml(host)) end
+  if name == "widgets.json" then return respond(sock, 200, json, widgets_json(host)) end
+  if name == "swagger.json" then
+    return respond(sock, 200, json, cjson.encode({ swagger = "2.0", info = { title = "old" }, paths = {} }))
+  end
+  if name == "moved.yml" then
+    return respond(sock, 302, { Location = "/openapi/widgets.yml", ["Content-Type"] = "text/plain" }, "moved")
+  end
+  if name == "away.yml" then
+    return respond(sock, 302, { Location = "http://definitions.invalid/core.yml", ["Content-Type"] = "text/plain" }, "moved")
+  end
+  if name == "broken.yml" then return respond(sock, 200, yaml, "openapi: 3.0.0\npaths:\n  /a: x\n   b: y\n") end
+  return respond(sock, 404, json, basiq_error(404))
+end
+
+local function registry_route(sock, req, uuid)
+  local json = { ["Content-Type"] = "application/json" }
+  if uuid == "seen" then return respond(sock, 200, json, cjson.encode(registry_seen)) end
+  registry_seen[#registry_seen + 1] = { target = req.target, headers = req.headers }
+  if uuid == "widgets0" then return respond(sock, 200, json, widgets_json(req.headers.host)) end
+  return respond(sock, 404, json, basiq_error(404))
+end
+
 local function handle(sock, req)
   local target = req.target
+  local def = target:match("^/openapi/([%w._-]+)")
+  if def then return openapi_route(sock, req, def) end
+  local uuid = target:match("^/api/v1/api%-registry/([%w]+)$")
+  if uuid then return registry_route(sock, req, uuid) end
   local ikey, irest = target:match("^/inflight/([%w_-]+)(.*)$")
   if ikey then return inflight_route(sock, req, ikey, irest) end
   local pn, pmode, prest = target:match("^/pages/(%d+)(%-?%a*)(.*)$")

@@ -101,6 +101,87 @@ function M.get_json(url)
   return require("cjson").decode(o.body)
 end
 
+-- Output (stdout and stderr) of a shell command.
+function M.sh(cmd)
+  local p = assert(io.popen(cmd .. " 2>&1"))
+  local out = p:read("*a")
+  p:close()
+  return out
+end
+
+-- For specs that drive runtimes of their own (nginx, other processes,
+-- luarocks): nil in the Lua 5.4 run, else why they do not run here.
+function M.not_in_54()
+  if not jit and _VERSION == "Lua 5.4" then return nil end
+  return "runs once, in the Lua 5.4 run (it drives its own runtimes: nginx embeds LuaJIT); this is "
+    .. (jit and jit.version or _VERSION)
+end
+
+-- A LuaRocks tree with basiq built for LuaJIT, as nginx loads it: its path.
+function M.luajit_tree()
+  local tree = os.tmpname()
+  os.remove(tree)
+  local out = M.sh("cd " .. ROOT .. " && luarocks --lua-version=5.1 make --deps-mode=none --tree=" .. tree
+    .. " rockspec/basiq-scm-1.rockspec LUA_INCDIR=/usr/include/luajit-2.1; echo exit:$?")
+  assert(out:match("exit:0%s*$"), out)
+  return tree
+end
+
+-- A private nginx on loopback running conf, an nginx.conf whose @TREE@ and
+-- @PORT@ are filled in (and http-level lines for the Lua module, the tree's
+-- paths and the temp folders are added under NGINX_HTTP): { url, log(), stop() }.
+M.NGINX_MAIN = [[
+load_module /usr/lib/nginx/modules/ndk_http_module.so;
+load_module /usr/lib/nginx/modules/ngx_http_lua_module.so;
+daemon off;
+error_log logs/error.log;
+pid logs/nginx.pid;
+]]
+M.NGINX_HTTP = [[
+  access_log off;
+  client_body_temp_path tmp; proxy_temp_path tmp; fastcgi_temp_path tmp; uwsgi_temp_path tmp; scgi_temp_path tmp;
+  lua_package_path "@TREE@/share/lua/5.1/?.lua;@TREE@/share/lua/5.1/?/init.lua;;";
+  lua_package_cpath "@TREE@/lib/lua/5.1/?.so;;";
+]]
+function M.nginx(conf, tree, vars)
+  local dir = os.tmpname()
+  os.remove(dir)
+  assert(M.execute("mkdir -p " .. dir .. "/logs " .. dir .. "/tmp"))
+  local port = M.free_port()
+  vars = vars or {}
+  vars.TREE, vars.PORT = tree, tostring(port)
+  conf = (M.NGINX_MAIN .. conf):gsub("@NGINX_HTTP@", M.NGINX_HTTP):gsub("@(%u+)@", function(k)
+    return assert(vars[k], "no value for @" .. k .. "@")
+  end)
+  local f = assert(io.open(dir .. "/nginx.conf", "w"))
+  f:write(conf)
+  f:close()
+  local pid = M.spawn({ "nginx", "-p", dir, "-c", dir .. "/nginx.conf" }, dir .. "/logs/out.log")
+  local function log() return read_file(dir .. "/logs/error.log") .. read_file(dir .. "/logs/out.log") end
+  assert(M.wait_port(port, 10, pid), "nginx did not start:\n" .. log())
+  return { url = "http://127.0.0.1:" .. port, pid = pid, log = log,
+           stop = function() M.kill(pid); os.execute("rm -rf " .. dir) end }
+end
+
+-- The interpreter this run is on (busted --run=<lua>), to run children
+-- on the same one against its own build of the core.
+M.LUA = rawget(_G, "jit") and "luajit" or "lua" .. _VERSION:match("%d+%.%d+")
+M.LUA_ENV = "env -u LUA_PATH_5_4 -u LUA_CPATH_5_4 -u LUA_PATH_5_3 -u LUA_CPATH_5_3 -u LUA_PATH_5_2 -u LUA_CPATH_5_2"
+  .. " LUA_PATH=" .. sh_quote(ROOT .. "/lua/?.lua;" .. ROOT .. "/lua/?/init.lua;;")
+  .. " LUA_CPATH=" .. sh_quote(ROOT .. "/build/" .. M.LUA .. "/?.so;;")
+
+-- Runs a shell command -> exit code, stdout, stderr.
+function M.run(cmd)
+  local out, err = os.tmpname(), os.tmpname()
+  local p = assert(io.popen("(" .. cmd .. ") > " .. sh_quote(out) .. " 2> " .. sh_quote(err) .. "; echo $?"))
+  local code = tonumber(p:read("*a"):match("(%d+)%s*$"))
+  p:close()
+  local o, e = read_file(out), read_file(err)
+  os.remove(out)
+  os.remove(err)
+  return code, o, e
+end
+
 -- A Prism mock of one Basiq definition: { url, pid, stop() }.
 function M.prism(def)
   local port = M.free_port()

@@ -1,0 +1,118 @@
+-- basiq.stats() inside nginx: the nginx transport's calls in flight, calls
+-- waiting for a worker thread or a thread-side Lua VM, and the longest
+-- wait, for this worker and (through lua_shared_dict basiq) for all
+-- workers. Counting never fails a call and never blocks the event loop.
+local core = require("basiq.lazy")
+
+local M = {}
+
+local DICT = "basiq"
+local PUBLISH = 1 -- seconds between a worker's reports to the shared dict
+
+-- this worker's counters
+local mine = { inflight = 0, waitingVm = 0, longestWaitMs = 0, calls = 0, waited = 0 }
+M.mine = mine
+local publishing = false
+
+local function dict()
+  return ngx.shared and ngx.shared[DICT]
+end
+
+local function running_key(pid) return "s:run:" .. pid end
+
+-- Thread side: a call's transfer starts and ends (pid: its worker's).
+function M.thread_start(pid)
+  local d = dict()
+  if d and pid then d:incr(running_key(pid), 1, 0) end
+  return core.now()
+end
+
+function M.thread_end(pid)
+  local d = dict()
+  if d and pid then d:incr(running_key(pid), -1, 0) end
+end
+
+-- This worker's numbers, as a table.
+local function snapshot()
+  local d, pid = dict(), ngx.worker.pid()
+  local running = d and d:get(running_key(pid)) or 0
+  return {
+    pid = pid,
+    inflight = mine.inflight,
+    running = running,
+    -- handed to nginx's thread pool and not yet on a thread
+    waitingThread = math.max(0, mine.inflight - mine.waitingVm - running),
+    waitingVm = mine.waitingVm,
+    longestWaitMs = mine.longestWaitMs,
+    calls = mine.calls,
+    waited = mine.waited,
+  }
+end
+
+local FIELDS = { "inflight", "running", "waitingThread", "waitingVm", "longestWaitMs", "calls", "waited" }
+
+-- Every PUBLISH seconds while calls happen, this worker's numbers go to the
+-- shared dict (expiring, so a worker that exits drops out).
+local function publish(premature)
+  if premature then publishing = false return end
+  local d = dict()
+  if not d then publishing = false return end
+  local s, parts = snapshot(), {}
+  for i, k in ipairs(FIELDS) do parts[i] = string.format("%.3f", s[k]) end
+  d:set("s:w:" .. s.pid, table.concat(parts, " "), 3 * PUBLISH)
+  local ok = ngx.timer.at(PUBLISH, publish)
+  if not ok then publishing = false end
+end
+
+local function start_publishing()
+  if publishing or not dict() then return end
+  publishing = ngx.timer.at(0, publish) and true or false
+end
+
+-- Worker side: a call is handed over (and may wait), then comes back.
+function M.begin()
+  mine.inflight, mine.calls = mine.inflight + 1, mine.calls + 1
+  start_publishing()
+end
+
+function M.waiting_vm(delta)
+  mine.waitingVm = mine.waitingVm + delta
+end
+
+function M.finish(wait)
+  mine.inflight = mine.inflight - 1
+  if wait then
+    local ms = wait * 1000
+    if ms >= 1 then mine.waited = mine.waited + 1 end
+    if ms > mine.longestWaitMs then mine.longestWaitMs = ms end
+  end
+end
+
+-- { worker = {...}, all = {...} | nil }: all sums every worker's last
+-- report (longestWaitMs is the longest of them); nil without the dict.
+function M.read()
+  local out = { worker = snapshot() }
+  local d = dict()
+  if not d then return out end
+  local all = { workers = 1 }
+  local function add(k, n)
+    if k == "longestWaitMs" then all[k] = math.max(all[k] or 0, n) else all[k] = (all[k] or 0) + n end
+  end
+  for _, k in ipairs(FIELDS) do add(k, out.worker[k]) end -- this worker as it is now
+  local own = "s:w:" .. out.worker.pid
+  for _, key in ipairs(d:get_keys(0)) do
+    local v = key ~= own and key:find("^s:w:%d+$") and d:get(key)
+    if v then
+      all.workers = all.workers + 1
+      local i = 0
+      for n in v:gmatch("%S+") do
+        i = i + 1
+        add(FIELDS[i], tonumber(n))
+      end
+    end
+  end
+  out.all = all
+  return out
+end
+
+return M

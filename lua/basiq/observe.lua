@@ -1,0 +1,88 @@
+-- Call events: one table per HTTP attempt (kind "attempt") and per
+-- attempt of an automatic token's fetch (kind "token"), handed to the
+-- user's observer and to the debug log. An event never holds a credential,
+-- a token or a URL; an observer that raises never breaks a call.
+local errors = require("basiq.errors")
+local credentials = require("basiq.credentials")
+
+local M = {}
+
+local function in_nginx()
+  return ngx ~= nil and type(ngx.log) == "function"
+end
+
+-- Once per client: what went wrong with its observer.
+local function report(state, why)
+  if state.observe_failed then return end
+  state.observe_failed = true
+  local msg = "basiq: the observe function raised (reported once): "
+    .. errors.redact(tostring(why), credentials.secrets(state))
+  if in_nginx() then ngx.log(ngx.ERR, msg) else io.stderr:write(msg, "\n") end
+end
+
+-- One line of the debug log for an event.
+local function line(ev)
+  local parts = { "basiq:", ev.kind, ev.operation, ev.method, ev.status and tostring(ev.status) or ev.code,
+    string.format("attempt %d", ev.attempt) }
+  if ev.ms then parts[#parts + 1] = string.format("%.1f ms", ev.ms) end
+  if ev.waitMs then parts[#parts + 1] = string.format("waited %.1f ms", ev.waitMs) end
+  if ev.bytes then parts[#parts + 1] = ev.bytes .. " bytes" end
+  if ev.retryIn then parts[#parts + 1] = string.format("retry in %.0f ms", ev.retryIn) end
+  if ev.correlationId then parts[#parts + 1] = "correlationId " .. ev.correlationId end
+  return table.concat(parts, " ")
+end
+
+local function log(state, ev)
+  local text = errors.redact(line(ev), credentials.secrets(state))
+  if in_nginx() then ngx.log(ngx.INFO, text) else io.stderr:write(text, "\n") end
+end
+
+-- Sets state.emit from its observe and debug settings: nil when neither is
+-- on, so a call pays one field test for events it does not make.
+function M.configure(state)
+  local observer, debug = state.observe, state.debug
+  if debug == nil then debug = os.getenv("BASIQ_DEBUG") == "1" end
+  if not observer and not debug then
+    state.emit = nil
+    return
+  end
+  state.emit = function(ev)
+    if debug then log(state, ev) end
+    if observer then
+      local ok, why = pcall(observer, ev)
+      if not ok then report(state, why) end
+    end
+  end
+end
+
+-- The shared token store failed ("unavailable": the client's own store
+-- stands in) or is back ("recovered"): said once each way, in the log
+-- (whatever the debug setting) and as an event of kind "store".
+function M.store(state, what, err)
+  local why = err and errors.redact(tostring(type(err) == "table" and err.message or err), credentials.secrets(state))
+  local text = what == "unavailable"
+    and "basiq: the token store is unavailable (" .. tostring(why) .. "); the client's own store stands in"
+    or "basiq: the token store is back"
+  if in_nginx() then ngx.log(ngx.WARN, text) else io.stderr:write(text, "\n") end
+  if state.emit then state.emit({ kind = "store", code = what, message = text }) end
+end
+
+-- The event of attempt n: o its outcome, err the error it ended the call
+-- with (or nil), wait the seconds until the next attempt (or nil), bytes
+-- the answer's body size, elapsed the attempt's seconds by the clock (for
+-- a transport whose outcome does not say).
+function M.attempt(state, kind, name, method, n, o, err, wait, bytes, elapsed)
+  local ev = { kind = kind, operation = name, method = method, attempt = n, bytes = bytes }
+  ev.status = o.status
+  if not o.status then ev.code = err and err.code or o.code end
+  local time = o.time or elapsed
+  ev.ms = time and time * 1000
+  ev.waitMs = o.wait and o.wait * 1000
+  ev.retryIn = wait and wait * 1000
+  local headers = o.headers
+  ev.correlationId = err and err.correlationId
+    or headers and (headers["x-correlation-id"] or headers["correlation-id"]) or nil
+  state.emit(ev)
+end
+
+return M
