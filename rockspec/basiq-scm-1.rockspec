@@ -75,6 +75,7 @@ build = {
     ["basiq.request"] = "lua/basiq/request.lua",
     ["basiq.retry"] = "lua/basiq/retry.lua",
     ["basiq.route"] = "lua/basiq/route.lua",
+    ["basiq.signatures"] = "lua/basiq/signatures.lua",
     ["basiq.source"] = "lua/basiq/source.lua",
     ["basiq.suggest"] = "lua/basiq/suggest.lua",
     ["basiq.token"] = "lua/basiq/token.lua",

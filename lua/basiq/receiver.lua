@@ -7,7 +7,7 @@
 local cjson_safe = require("cjson.safe")
 local errors = require("basiq.errors")
 local values = require("basiq.values")
-local webhook = require("basiq.webhook")
+local signatures = require("basiq.signatures")
 local memory = require("basiq.deliveries.memory")
 local shdict = require("basiq.deliveries.shdict")
 
@@ -121,11 +121,11 @@ function M.receive(secrets, headers, body, handler, opts)
   end
   local store = store_of(opts)
 
-  local ok, why = webhook.check(WHO, secrets, headers, body, opts)
+  local ok, why = signatures.check(WHO, secrets, headers, body, opts)
   if not ok then return 400, why end
   local event, bad = decode(body)
   if not event then return 400, bad end
-  local id = webhook.header(headers, "webhook-id")
+  local id = signatures.header(headers, "webhook-id")
 
   local added, aerr = store:add(id, PROCESSING, lease)
   if not added then
