@@ -7,6 +7,7 @@ files["spec/"] = { std = "+busted" }
 files["lua/basiq/ngx.lua"] = { read_globals = { "ngx" } }
 files["lua/basiq/ngx_stats.lua"] = { read_globals = { "ngx" } }
 files["lua/basiq/transport.lua"] = { read_globals = { "ngx" } } -- detects nginx
+files["lua/basiq/deliveries/shdict.lua"] = { read_globals = { "ngx" } }
 files["lua/basiq/observe.lua"] = { read_globals = { "ngx" } } -- logs through nginx there
 files["lua/basiq/redis_store.lua"] = { read_globals = { "ngx" } } -- cosockets there
 files["examples/openresty/"] = { globals = { "ngx" } } -- handlers set ngx.status

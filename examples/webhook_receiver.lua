@@ -1,15 +1,44 @@
--- A plain-Lua Basiq webhook receiver (luasocket, loopback): verifies each
--- delivery and answers 204, or 400 when the signature does not hold.
+-- A plain-Lua Basiq webhook receiver (luasocket, loopback): each delivery
+-- verified and handled once by basiq.webhook.receive, with its in-process
+-- memory store, and answered with the status it gives.
 --   BASIQ_WEBHOOK_SECRET=whsec_... PORT=8080 lua5.4 examples/webhook_receiver.lua
--- (For OpenResty, see examples/openresty/.)
+-- While a secret is rotated, give both: BASIQ_WEBHOOK_SECRET="whsec_new whsec_old".
+-- With BASIQ_API_KEY set, the handler also fetches the entity each event is
+-- about (from BASIQ_SERVER, default Basiq's). For OpenResty, see examples/openresty/.
 local socket = require("socket")
 local basiq = require("basiq")
-local cjson = require("cjson.safe")
 
-local secret = assert(os.getenv("BASIQ_WEBHOOK_SECRET"), "set BASIQ_WEBHOOK_SECRET")
+io.stdout:setvbuf("line")
+local secrets = {}
+for s in assert(os.getenv("BASIQ_WEBHOOK_SECRET"), "set BASIQ_WEBHOOK_SECRET"):gmatch("%S+") do
+  secrets[#secrets + 1] = s
+end
+if os.getenv("BASIQ_API_KEY") then basiq.auth("Basic " .. os.getenv("BASIQ_API_KEY")) end
+if os.getenv("BASIQ_SERVER") then basiq.server(os.getenv("BASIQ_SERVER")) end
 local server = assert(socket.bind("127.0.0.1", tonumber(os.getenv("PORT") or "8080")))
+local MAX_BODY = 1024 * 1024 -- Basiq's events are small
 
-local function handle(conn)
+local REASONS = { [200] = "OK", [400] = "Bad Request", [413] = "Payload Too Large",
+  [500] = "Internal Server Error", [503] = "Service Unavailable" }
+
+-- The application's work for one event: true once it is done for good.
+-- A false answer (or an error) makes Basiq deliver the event again later.
+local function handle(event, ctx)
+  if os.getenv("BASIQ_API_KEY") then
+    local entity, err = ctx.fetch() -- e.g. the connection a connection.created is about
+    if not entity then return false, err end
+  end
+  print("processed", event.eventTypeId, event.eventId, ctx.id)
+  return true
+end
+
+local function answer(conn, status, text)
+  text = text or ""
+  conn:send(("HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s")
+    :format(status, REASONS[status] or "Status", #text, text))
+end
+
+local function serve(conn)
   local line = conn:receive("*l")
   if not line then return end
   local headers = {}
@@ -18,30 +47,25 @@ local function handle(conn)
     local k, v = h:match("^([^:]+):%s*(.-)%s*$")
     if k then
       k = k:lower()
-      if headers[k] then v = { headers[k], v } end -- sent twice: verify refuses it
+      if headers[k] then v = { headers[k], v } end -- sent twice: receive refuses it
       headers[k] = v
     end
   end
   local len = headers["content-length"] or "0"
   local n = type(len) == "string" and len:match("^%d+$") and tonumber(len)
-  if not n or n > 1024 * 1024 then -- Basiq's events are small
-    return conn:send("HTTP/1.1 413 Payload Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-  end
+  if not n or n > MAX_BODY then return answer(conn, 413) end
   local body = n > 0 and conn:receive(n) or ""
-  local ok, why = basiq.webhook.verify(secret, headers, body) -- the raw body, before any decoding
-  if ok then
-    local event = cjson.decode(body) or {}
-    print("event", event.eventTypeId or event.type, event.id)
-    conn:send("HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n")
-  else
-    print("rejected:", why)
-    conn:send("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-  end
+  if not body then return end
+  -- the raw body, before any decoding
+  local status, detail, err = basiq.webhook.receive(secrets, headers, body, handle)
+  if err then io.stderr:write("basiq webhook ", tostring(headers["webhook-id"]), ": ", tostring(err), "\n") end
+  if status >= 300 then print("answered", status, detail) end
+  answer(conn, status, status >= 300 and detail or nil)
 end
 
 while true do
   local conn = server:accept()
   conn:settimeout(5)
-  handle(conn)
+  serve(conn)
   conn:close()
 end

@@ -98,10 +98,38 @@
 ---@field tolerance? number seconds
 ---@field now? number seconds
 
+---What basiq.webhook.receive keeps per webhook-id: memory_store(), shared_store(), an
+---ngx.shared.DICT, or your own. ttl in seconds.
+---@class basiq.DeliveryStore
+---@field add fun(self: basiq.DeliveryStore, key: string, value: string, ttl: number): boolean?, string? atomic: one caller wins
+---@field set fun(self: basiq.DeliveryStore, key: string, value: string, ttl: number): boolean?, string?
+---@field get fun(self: basiq.DeliveryStore, key: string): string?
+---@field delete fun(self: basiq.DeliveryStore, key: string)
+
+---@class basiq.ReceiveOptions: basiq.WebhookOptions
+---@field store? basiq.DeliveryStore default: one memory store per process; in nginx lua_shared_dict basiq_webhooks
+---@field keep? number seconds a processed mark is kept, default 172800 (48 h)
+---@field lease? number seconds an in-progress mark is kept, default 60
+---@field client? basiq.Client ctx.fetch's, default the module's
+
+---A Basiq event, the decoded body of its delivery.
+---@class basiq.WebhookEvent
+---@field eventTypeId? string
+---@field eventId? string
+---@field links? { event?: string, eventEntity?: string }
+
+---@class basiq.WebhookContext
+---@field id string the delivery's webhook-id
+---@field fetch fun(): basiq.Result?, basiq.Error? links.eventEntity through the client, on its server only
+
+---@class basiq.MemoryStoreOptions
+---@field max? integer marks held at once, default 10000
+---@field clock? fun(): number seconds
+
 ---@class basiq.webhook
 local webhook = {}
 
----@param secret string
+---@param secret string|string[] any of them may match
 ---@param headers table
 ---@param rawBody string
 ---@param opts? basiq.WebhookOptions
@@ -115,6 +143,27 @@ function webhook.verify(secret, headers, rawBody, opts) end
 ---@param body string
 ---@return string signature
 function webhook.sign(secret, id, timestamp, body) end
+
+---Each delivery verified, then handled once per webhook-id: 400 forged or stale, 200 processed
+---(detail: the event) or already processed, 503 in progress elsewhere, 500 the handler failed.
+---@param secrets string|string[]
+---@param headers table
+---@param rawBody string
+---@param handler fun(event: basiq.WebhookEvent, ctx: basiq.WebhookContext): any a true value when done for good
+---@param opts? basiq.ReceiveOptions
+---@return integer status
+---@return basiq.WebhookEvent|string detail
+---@return basiq.Error? err for your log, not for the sender
+function webhook.receive(secrets, headers, rawBody, handler, opts) end
+
+---@param opts? basiq.MemoryStoreOptions
+---@return basiq.DeliveryStore store
+function webhook.memory_store(opts) end
+
+---@param dict table ngx.shared.<name>
+---@param name? string for the log
+---@return basiq.DeliveryStore store
+function webhook.shared_store(dict, name) end
 
 ---@class basiq.Client
 ---@field _VERSION string
@@ -162,6 +211,12 @@ function Client.paginate(name, body_or_metadata, metadata) end
 ---@return table<integer, basiq.Result> results
 ---@return table<integer, basiq.Error> errors
 function Client.batch(calls, opts) end
+
+---GET a link the API handed back (links.eventEntity...), only on the client's own server.
+---@param link string
+---@return basiq.Result? res
+---@return basiq.Error? err code "refused" for a link that leads elsewhere (nothing is sent)
+function Client.follow(link) end
 
 ---@param jobId string
 ---@param opts? basiq.WaitOptions

@@ -54,14 +54,15 @@ int basiq_open_easy(lua_State *L);   /* registers the easy metatable, pushes new
 void basiq_open_encode(lua_State *L);   /* adds escape/form to the table on top */
 int basiq_open_multi(lua_State *L);  /* registers the multi metatable, pushes multi() */
 int basiq_open_redis(lua_State *L);  /* registers the Redis metatable, pushes redis() */
-void basiq_open_crypto(lua_State *L); /* adds hmac_sha256, b64encode, b64decode, equal, webhook_check */
+void basiq_open_crypto(lua_State *L); /* adds hmac_sha256, b64encode, b64decode, equal, webhook_key, webhook_check */
 
 /* encode.c: the length of s's valid UTF-8 prefix (n when all is valid) */
 size_t basiq_utf8_valid(const unsigned char *s, size_t n);
 
 /* crypto.c, plain C (fuzzed directly) */
 long basiq_b64decode(const char *in, size_t len, unsigned char *out); /* strict; -1 if invalid */
-const char *basiq_webhook_check(const char *secret, size_t secret_len, const char *id, size_t id_len,
+long basiq_webhook_key(const char *secret, size_t len, unsigned char *key); /* key holds len bytes; -1 if refused */
+const char *basiq_webhook_check(const unsigned char *key, size_t key_len, const char *id, size_t id_len,
                                 const char *ts, size_t ts_len, const char *body, size_t body_len,
                                 const char *sigs, size_t sigs_len); /* NULL: a signature matches */
 

@@ -1,6 +1,9 @@
 /* Webhook verification (Standard Webhooks, as Basiq signs) on OpenSSL's
- * libcrypto: HMAC-SHA256, base64 and a constant-time comparison.
- * basiq_webhook_check is plain C with no Lua in it, so a fuzzer can call it. */
+ * libcrypto: HMAC-SHA256, base64 and a constant-time comparison. Secrets
+ * and signatures are read as the scheme's reference libraries read them
+ * (Python's and JavaScript's): accepted when both accept, refused when
+ * either refuses. basiq_webhook_key and basiq_webhook_check are plain C
+ * with no Lua in them, so a fuzzer can call them. */
 #include <string.h>
 #include <stdlib.h>
 #include <openssl/crypto.h>
@@ -34,44 +37,126 @@ long basiq_b64decode(const char *in, size_t len, unsigned char *out) {
   return (long)n - (long)pad; /* EVP_DecodeBlock counts the padding as zero bytes */
 }
 
-/* The HMAC key of a Standard Webhooks secret: base64 after an optional
- * "whsec_"; '=' padding may be left out, as the Python reference library
- * allows. The spec's secrets are 24 bytes or more, "512 maximum"; this
- * takes up to 512 bytes. The key length, or -1. */
-#define WEBHOOK_KEY_MAX 512
-#define WEBHOOK_SECRET_MAX (4 * ((WEBHOOK_KEY_MAX + 2) / 3))
-static long webhook_key(const char *secret, size_t len, unsigned char key[3 * (WEBHOOK_SECRET_MAX / 4)]) {
-  char padded[WEBHOOK_SECRET_MAX];
-  long n;
-  if (len > 6 && memcmp(secret, "whsec_", 6) == 0) { secret += 6; len -= 6; }
-  if (len == 0 || len > WEBHOOK_SECRET_MAX || len % 4 == 1) return -1;
-  memcpy(padded, secret, len);
-  while (len % 4 != 0) padded[len++] = '=';
-  n = basiq_b64decode(padded, len, key);
-  OPENSSL_cleanse(padded, sizeof padded);
-  return n > 0 && n <= WEBHOOK_KEY_MAX ? n : -1;
+/* Python's reading of base64 (binascii.a2b_base64, not strict, which the
+ * Python reference library's base64.b64decode uses): any byte above 127 is
+ * refused (the str must be ASCII); bytes outside the alphabet are skipped;
+ * '=' ends the input once it completes a quantum and is skipped elsewhere;
+ * a last quantum of one character is refused, one of two or three too
+ * unless pad_optional (the library decodes a secret with "==" appended,
+ * which completes it); spare bits are ignored. The decoded length, or -1;
+ * at most cap bytes of it are written to out. */
+static long b64decode_lenient(const char *in, size_t len, unsigned char *out, size_t cap, int pad_optional) {
+  size_t i, n = 0;
+  int quad = 0, pads = 0, v;
+  unsigned int left = 0, byte = 0;
+  for (i = 0; i < len; i++)
+    if ((unsigned char)in[i] > 127) return -1;
+  for (i = 0; i < len; i++) {
+    if (in[i] == '=') {
+      if (quad >= 2 && quad + ++pads >= 4) return (long)n;
+      continue;
+    }
+    if ((v = b64_value((unsigned char)in[i])) < 0) continue;
+    pads = 0;
+    switch (quad) {
+      case 0: left = (unsigned int)v; quad = 1; continue;
+      case 1: byte = (left << 2) | ((unsigned int)v >> 4); left = (unsigned int)v & 0x0f; quad = 2; break;
+      case 2: byte = (left << 4) | ((unsigned int)v >> 2); left = (unsigned int)v & 0x03; quad = 3; break;
+      default: byte = (left << 6) | (unsigned int)v; quad = 0; break;
+    }
+    if (n < cap) out[n] = (unsigned char)byte;
+    n++;
+  }
+  if (quad == 1 || (quad > 1 && !pad_optional)) return -1;
+  return (long)n;
 }
 
-/* NULL when one of the space-separated "v1,<base64>" entries in sigs is
- * the HMAC-SHA256, keyed by the secret after "whsec_" (base64), of
- * "id.ts.body"; otherwise why not. Compares in constant time. */
-const char *basiq_webhook_check(const char *secret, size_t secret_len, const char *id, size_t id_len,
+/* Whether the JavaScript reference library's decoder (@stablelib/base64)
+ * reads s without throwing: four characters or more, at most two '=' at the
+ * end, the alphabet before them, except a last character left over after a
+ * multiple of four, which it never looks at. (It returns an empty key for
+ * "", which the library's own tests expect to be refused.) */
+static int b64_js_reads(const char *s, size_t len) {
+  size_t pad = 0, data, i;
+  if (len < 4) return 0;
+  while (pad < len && s[len - 1 - pad] == '=') pad++;
+  if (pad > 2) return 0;
+  data = len - pad;
+  if (data % 4 == 1) data--;
+  for (i = 0; i < data; i++)
+    if (b64_value((unsigned char)s[i]) < 0) return 0;
+  return 1;
+}
+
+/* The HMAC key of a Standard Webhooks secret ("whsec_" optional, then
+ * base64) as both reference libraries, Python's and JavaScript's, read it:
+ * a secret either one refuses is refused, and where both accept they agree
+ * on the key. The key length, or -1; key must hold len bytes. */
+long basiq_webhook_key(const char *secret, size_t len, unsigned char *key) {
+  long n;
+  if (len >= 6 && memcmp(secret, "whsec_", 6) == 0) { secret += 6; len -= 6; }
+  if (!b64_js_reads(secret, len)) return -1;
+  n = b64decode_lenient(secret, len, key, len, 1);
+  return n > 0 ? n : -1;
+}
+
+/* One webhook-signature entry against the MAC, as each library judges
+ * the header: entries are split at each single space (empty ones count).
+ * JavaScript accepts when some entry's text between its first and second
+ * comma, after "v1", is the MAC's base64 exactly; Python reads entries in
+ * order and stops at the first that matches (accept) or that it cannot
+ * read (refuse): one without exactly one comma, or a v1 one that is not
+ * base64 by its lenient rules. */
+typedef struct {
+  int js, py; /* py: 0 still reading, 1 accepted, -1 refused */
+  size_t candidates;
+} sig_verdict;
+
+static void judge_entry(const char *e, size_t len, const unsigned char *mac, sig_verdict *v) {
+  unsigned char given[EVP_MAX_MD_SIZE + 3];
+  const char *c1 = memchr(e, ',', len), *c2 = NULL;
+  size_t commas = 0, i;
+  int v1;
+  for (i = 0; i < len; i++) commas += e[i] == ',';
+  v1 = c1 != NULL && c1 - e == 2 && memcmp(e, "v1", 2) == 0;
+  if (v1) {
+    const char *sig = c1 + 1;
+    size_t slen = len - 3;
+    v->candidates++;
+    if (commas > 1) {
+      c2 = memchr(sig, ',', slen);
+      slen = (size_t)(c2 - sig);
+    }
+    /* the exact canonical text: strict base64 has one encoding per MAC */
+    if (slen == 44 && basiq_b64decode(sig, slen, given) == 32 && CRYPTO_memcmp(given, mac, 32) == 0) v->js = 1;
+  }
+  if (v->py != 0) return;
+  if (commas != 1) { v->py = -1; return; }
+  if (v1) {
+    long n = b64decode_lenient(c1 + 1, len - 3, given, sizeof given, 0);
+    if (n < 0) v->py = -1;
+    else if (n == 32 && CRYPTO_memcmp(given, mac, 32) == 0) v->py = 1;
+  }
+}
+
+/* NULL when webhook-signature holds the HMAC-SHA256, keyed by key (from
+ * basiq_webhook_key), of "id.ts.body" as both reference libraries accept
+ * it; otherwise why not. The MAC is compared in constant time, and every
+ * entry is read whichever matched. */
+const char *basiq_webhook_check(const unsigned char *key, size_t key_len, const char *id, size_t id_len,
                                 const char *ts, size_t ts_len, const char *body, size_t body_len,
                                 const char *sigs, size_t sigs_len) {
-  unsigned char key[3 * (WEBHOOK_SECRET_MAX / 4)], mac[EVP_MAX_MD_SIZE], given[EVP_MAX_MD_SIZE + 3];
+  unsigned char mac[EVP_MAX_MD_SIZE];
   unsigned int mac_len = 0;
-  long key_len;
-  size_t i = 0, candidates = 0, mlen;
-  int match = 0;
+  size_t i = 0, mlen;
+  sig_verdict v = { 0, 0, 0 };
   unsigned char *msg, *ok;
 
-  key_len = webhook_key(secret, secret_len, key);
-  if (key_len < 0) return "the secret is not a whsec_ base64 key";
-
+  if (key_len == 0 || key_len > 0x7fffffff) return "the key is not a webhook key";
   /* the signed content, "id.ts.body", in one piece for the one-shot HMAC() */
   if (body_len > (size_t)-1 - id_len - ts_len - 2) return "message too long";
   mlen = id_len + ts_len + body_len + 2;
-  msg = malloc(mlen ? mlen : 1);
+  msg = malloc(mlen);
   if (msg == NULL) return "out of memory";
   memcpy(msg, id, id_len);
   msg[id_len] = '.';
@@ -80,27 +165,20 @@ const char *basiq_webhook_check(const char *secret, size_t secret_len, const cha
   if (body_len) memcpy(msg + id_len + ts_len + 2, body, body_len);
   ok = HMAC(EVP_sha256(), key, (int)key_len, msg, mlen, mac, &mac_len);
   free(msg);
-  OPENSSL_cleanse(key, sizeof key);
-  if (ok == NULL) return "HMAC failed";
+  if (ok == NULL || mac_len != 32) return "HMAC failed";
 
-  while (i < sigs_len) {
-    size_t start, end;
-    while (i < sigs_len && sigs[i] == ' ') i++;
-    start = i;
+  for (;;) {
+    size_t start = i;
     while (i < sigs_len && sigs[i] != ' ') i++;
-    end = i;
-    if (end - start > 3 && memcmp(sigs + start, "v1,", 3) == 0) {
-      size_t blen = end - start - 3;
-      candidates++;
-      /* a SHA-256 MAC is 44 base64 characters; anything else cannot match */
-      if (blen == 44 && basiq_b64decode(sigs + start + 3, blen, given) == (long)mac_len &&
-          CRYPTO_memcmp(given, mac, mac_len) == 0)
-        match = 1; /* keep going: the time taken does not depend on which entry matched */
-    }
+    judge_entry(sigs + start, i - start, mac, &v);
+    if (i >= sigs_len) break;
+    i++; /* past the space: "a b " ends in an empty entry, as split(" ") reads it */
   }
   OPENSSL_cleanse(mac, sizeof mac);
-  if (match) return NULL;
-  return candidates ? "no signature matches" : "no v1 signature in webhook-signature";
+  if (v.js && v.py == 1) return NULL;
+  if (v.candidates == 0) return "no v1 signature in webhook-signature";
+  if (v.py < 0) return "malformed webhook-signature";
+  return "no signature matches";
 }
 
 /* core.hmac_sha256(key, msg) -> 32 raw bytes */
@@ -158,15 +236,31 @@ static int l_equal(lua_State *L) {
   return 1;
 }
 
-/* core.webhook_check(secret, id, timestamp, body, signatures) -> true | false, reason */
+/* core.webhook_key(secret) -> the HMAC key | nil (not a secret both
+ * reference libraries read) */
+static int l_webhook_key(lua_State *L) {
+  size_t n;
+  const char *secret = luaL_checklstring(L, 1, &n);
+  unsigned char *key = lua_newuserdata(L, n + 1); /* scratch the GC frees */
+  long len = basiq_webhook_key(secret, n, key);
+  if (len < 0) {
+    lua_pushnil(L);
+  } else {
+    lua_pushlstring(L, (const char *)key, (size_t)len);
+  }
+  OPENSSL_cleanse(key, n + 1);
+  return 1;
+}
+
+/* core.webhook_check(key, id, timestamp, body, signatures) -> true | false, reason */
 static int l_webhook_check(lua_State *L) {
-  size_t sl, il, tl, bl, gl;
-  const char *secret = luaL_checklstring(L, 1, &sl);
+  size_t kl, il, tl, bl, gl;
+  const char *key = luaL_checklstring(L, 1, &kl);
   const char *id = luaL_checklstring(L, 2, &il);
   const char *ts = luaL_checklstring(L, 3, &tl);
   const char *body = luaL_checklstring(L, 4, &bl);
   const char *sigs = luaL_checklstring(L, 5, &gl);
-  const char *why = basiq_webhook_check(secret, sl, id, il, ts, tl, body, bl, sigs, gl);
+  const char *why = basiq_webhook_check((const unsigned char *)key, kl, id, il, ts, tl, body, bl, sigs, gl);
   if (why == NULL) {
     lua_pushboolean(L, 1);
     return 1;
@@ -182,6 +276,7 @@ void basiq_open_crypto(lua_State *L) {
     {"b64encode", l_b64encode},
     {"b64decode", l_b64decode},
     {"equal", l_equal},
+    {"webhook_key", l_webhook_key},
     {"webhook_check", l_webhook_check},
     {NULL, NULL}
   };

@@ -130,6 +130,12 @@ function M.new(opts, target)
     return require("basiq.paginate").pages(state, name, op, server, a, b, select("#", ...))
   end
 
+  -- GET a link from an answer or an event (links.eventEntity): res | nil,
+  -- err; refused unless it is on the client's own server.
+  function client.follow(link)
+    return require("basiq.follow").get(state, link)
+  end
+
   -- Polls getJobs until every step succeeded (res), one failed or an MFA
   -- step waits for an answer (nil, err); see basiq/jobs.lua.
   function client.waitForJob(jobId, wait_opts)

@@ -11,7 +11,8 @@
 --                    (/users/fault-<kind> the same, for batches)
 --   /redirect        answers 302
 --   /leaky           answers 401 with the Authorization header in the error
---   /tok/<life>[:<claimed>]/<realm>/...  a stand-in for Basiq's /token (below)
+--   /tok/<life>[:<claimed>]/<realm>/...  a stand-in for Basiq's /token (below); .../flaky/... as
+--                    /flaky/ once the token is checked
 --   /flaky/<key>/<n>/<status>/...  answers <status> n times, then echoes
 --   /pages/<n>[-away|-fail]/...  a list in n pages linked by links.next
 --   /jobsim/jobs/<scenario>-<id>  a job whose steps advance on each poll
@@ -77,6 +78,29 @@ local function basiq_error(status)
     detail = "Detail for " .. status .. ".", source = { parameter = "userId" } } } })
 end
 
+-- Attempts seen per /flaky/<key>: GET /flaky/<key>/stats lists their times.
+local flaky = {}
+local function flaky_route(sock, req, key, rest)
+  local seen = flaky[key] or {}
+  flaky[key] = seen
+  if rest == "/stats" then
+    return respond(sock, 200, { ["Content-Type"] = "application/json" }, cjson.encode({ attempts = seen }))
+  end
+  local n, status = rest:match("^/(%d+)/(%d+)")
+  seen[#seen + 1] = socket.gettime()
+  if n and #seen <= tonumber(n) then
+    local headers = { ["Content-Type"] = "application/json" }
+    -- .../after-<s>/ sends Retry-After in seconds, .../date-<s>/ as an HTTP date
+    local after = rest:match("/after%-(%d+)")
+    local date = rest:match("/date%-(%d+)")
+    if after then headers["Retry-After"] = after end
+    if date then headers["Retry-After"] = os.date("!%a, %d %b %Y %H:%M:%S GMT", os.time() + tonumber(date)) end
+    return respond(sock, tonumber(status), headers, basiq_error(tonumber(status)))
+  end
+  return respond(sock, 200, { ["Content-Type"] = "application/json" },
+    cjson.encode({ method = req.method, target = req.target, attempt = #seen }))
+end
+
 -- The /token stand-in. POST .../token issues "<realm>-<n>" living <life>
 -- seconds (claiming <claimed> in expires_in, default the same); other paths
 -- need a live bearer token: unknown -> 401, expired -> 403 "Token has
@@ -120,31 +144,10 @@ local function token_route(sock, req, life, claimed, realm, rest)
   end
   local ms = realm:match("^d(%d+)") -- realm d300: every authorised answer takes 0.3 s
   if ms then sleep(tonumber(ms) / 1000) end
+  local fkey, frest = rest:match("^/flaky/([%w_-]+)(.*)$") -- /flaky/ behind the token (its stats outside)
+  if fkey then return flaky_route(sock, req, fkey, (frest:gsub("%?.*$", ""))) end
   return respond(sock, 200, json, cjson.encode({ method = req.method, target = req.target, token = tok,
     body = req.body, peer = req.peer }))
-end
-
--- Attempts seen per /flaky/<key>: GET /flaky/<key>/stats lists their times.
-local flaky = {}
-local function flaky_route(sock, req, key, rest)
-  local seen = flaky[key] or {}
-  flaky[key] = seen
-  if rest == "/stats" then
-    return respond(sock, 200, { ["Content-Type"] = "application/json" }, cjson.encode({ attempts = seen }))
-  end
-  local n, status = rest:match("^/(%d+)/(%d+)")
-  seen[#seen + 1] = socket.gettime()
-  if n and #seen <= tonumber(n) then
-    local headers = { ["Content-Type"] = "application/json" }
-    -- .../after-<s>/ sends Retry-After in seconds, .../date-<s>/ as an HTTP date
-    local after = rest:match("/after%-(%d+)")
-    local date = rest:match("/date%-(%d+)")
-    if after then headers["Retry-After"] = after end
-    if date then headers["Retry-After"] = os.date("!%a, %d %b %Y %H:%M:%S GMT", os.time() + tonumber(date)) end
-    return respond(sock, tonumber(status), headers, basiq_error(tonumber(status)))
-  end
-  return respond(sock, 200, { ["Content-Type"] = "application/json" },
-    cjson.encode({ method = req.method, target = req.target, attempt = #seen }))
 end
 
 -- Pages: page k has data { {id = "t<k>"} } and, before the last, links.next

@@ -11,11 +11,21 @@ end
 M.ROOT = ROOT
 M.SPEC_DIR = os.getenv("BASIQ_SPEC_DIR") or (ROOT .. "/../shared/basiq-openapi")
 
+-- A port nothing listens on, never one handed out before in this run: the
+-- kernel may give a just-closed port again, and two servers told the same
+-- one would leave the second's clients talking to the first.
+local handed = {}
 function M.free_port()
-  local s = assert(socket.bind("127.0.0.1", 0))
-  local _, port = s:getsockname()
-  s:close()
-  return tonumber(port)
+  while true do
+    local s = assert(socket.bind("127.0.0.1", 0))
+    local _, port = s:getsockname()
+    s:close()
+    port = tonumber(port)
+    if not handed[port] then
+      handed[port] = true
+      return port
+    end
+  end
 end
 
 local function sh_quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end

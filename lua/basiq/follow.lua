@@ -1,0 +1,30 @@
+-- basiq.follow: GET a link the API handed back (a webhook event's
+-- links.eventEntity, say) with the client's credentials. Only on the
+-- client's own server, as paginate follows links.next: a link anywhere
+-- else would take the token with it, so it is refused, never sent.
+local errors = require("basiq.errors")
+local guard = require("basiq.guard")
+local route = require("basiq.route")
+local engine = require("basiq.engine")
+local operations = require("basiq.operations")
+
+local M = {}
+
+-- Links name Basiq's resources: they go as its resource reads go
+-- (getUser's route: a bearer token, the client's server).
+local ROUTE_OF = "getUser"
+
+-- res | nil, err (err.code "refused" for a link off the client's server).
+function M.get(state, link)
+  if type(link) ~= "string" then errors.raise("basiq.follow: link must be a string (a URL the API handed back)") end
+  local op, server = operations.find(state, ROUTE_OF)
+  local r = route.check(route.of(state, ROUTE_OF, op, server), "follow")
+  local rest = guard.within(r.base, link)
+  if not rest then
+    return nil, errors.new("refused", "basiq.follow: the link leads away from the client's server;"
+      .. " not following it (the token stays here)", { link = link })
+  end
+  return engine.run(state, "follow", r, { method = "GET", path = rest, headers = { "Accept: application/json" } })
+end
+
+return M
