@@ -45,7 +45,8 @@ typedef struct {
 int basiq_xfer_init(basiq_xfer *x);     /* 0 ok, -1 when curl_easy_init fails */
 void basiq_xfer_cleanup(basiq_xfer *x); /* idempotent */
 const char *basiq_xfer_prepare(lua_State *L, int t, basiq_xfer *x); /* NULL ok; may raise */
-void basiq_xfer_push(lua_State *L, basiq_xfer *x, CURLcode rc);      /* pushes the outcome table */
+int basiq_xfer_push(lua_State *L, basiq_xfer *x, CURLcode rc, int as_values); /* the outcome: 1, 4 or 5 values */
+void basiq_push_headers(lua_State *L, const char *raw, size_t len);             /* a raw block as a table */
 void basiq_push_failure(lua_State *L, const char *message, CURLcode rc, int sent); /* one never sent */
 
 void basiq_handle_type(lua_State *L, const char *name, const luaL_Reg *methods, lua_CFunction close,

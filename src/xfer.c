@@ -353,37 +353,14 @@ void basiq_push_failure(lua_State *L, const char *message, CURLcode rc, int sent
 /* The transfer's own duration in seconds: the engine counts a call's
  * budget back from it instead of reading the clock before every call.
  * 0 when libcurl cannot tell. */
-static void push_time(lua_State *L, basiq_xfer *x) {
+static lua_Number time_of(basiq_xfer *x) {
   curl_off_t us = 0;
   if (curl_easy_getinfo(x->curl, CURLINFO_TOTAL_TIME_T, &us) != CURLE_OK || us < 0) us = 0;
-  lua_pushnumber(L, (lua_Number)us / 1e6);
-  lua_setfield(L, -2, "time");
+  return (lua_Number)us / 1e6;
 }
 
-/* Pushes a finished transfer's outcome table: { status, headers, body,
- * time } for an answer (with room for the data field the engine adds), or
- * { message, code, sent, time }. */
-void basiq_xfer_push(lua_State *L, basiq_xfer *x, CURLcode rc) {
-  long status = 0;
-  if (rc == CURLE_OK) rc = curl_easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &status);
-  if (rc == CURLE_OK) {
-    const char *p = x->head.data, *end = p ? p + x->head.len : NULL; /* no arithmetic on NULL */
-    int lines = 0;
-    while (p && (p = memchr(p, '\n', (size_t)(end - p))) != NULL) { lines++; p++; }
-    lua_createtable(L, 0, 5);
-    lua_pushinteger(L, status);
-    lua_setfield(L, -2, "status");
-    push_time(L, x);
-    lua_createtable(L, 0, lines); /* one slot a line (the status line's spare): no rehash as it fills */
-    basiq_parse_headers(x->head.data, x->head.len, push_header, L);
-    lua_setfield(L, -2, "headers");
-    lua_pushlstring(L, x->body.len ? x->body.data : "", x->body.len);
-    lua_setfield(L, -2, "body");
-    if (x->body.cap > 1024 * 1024) basiq_buf_free(&x->body); /* don't pin a huge page */
-    return;
-  }
-  lua_createtable(L, 0, 4);
-  push_time(L, x);
+/* Pushes why a transfer failed. */
+static void push_message(lua_State *L, basiq_xfer *x, CURLcode rc) {
   if (x->too_big) {
     char msg[64];
     if (x->too_big == TOO_BIG_BODY)
@@ -398,10 +375,64 @@ void basiq_xfer_push(lua_State *L, basiq_xfer *x, CURLcode rc) {
   } else {
     lua_pushstring(L, x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc));
   }
-  lua_setfield(L, -2, "message");
-  lua_pushinteger(L, (lua_Integer)rc);
-  lua_setfield(L, -2, "code");
-  lua_pushboolean(L, maybe_sent(x));
-  lua_setfield(L, -2, "sent");
+}
+
+/* Pushes raw's headers as a table, names in lower case (repeats joined). */
+void basiq_push_headers(lua_State *L, const char *raw, size_t len) {
+  const char *p = raw, *end = p ? p + len : NULL; /* no arithmetic on NULL */
+  int lines = 0;
+  while (p && (p = memchr(p, '\n', (size_t)(end - p))) != NULL) { lines++; p++; }
+  lua_createtable(L, 0, lines); /* one slot a line (the status line's spare): no rehash as it fills */
+  basiq_parse_headers(raw, len, push_header, L);
+}
+
+/* Pushes a finished transfer's outcome and returns how many values.
+ * As a table (1): { status, headers, body, time } for an answer (with room
+ * for the data field the engine adds), or { message, code, sent, time }.
+ * As values, for a hop between Lua states where a table costs a copy:
+ * status, body, raw headers, time (4) | nil, message, code, sent, time (5). */
+int basiq_xfer_push(lua_State *L, basiq_xfer *x, CURLcode rc, int as_values) {
+  long status = 0;
+  lua_Number t;
+  if (rc == CURLE_OK) rc = curl_easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &status);
+  t = time_of(x);
+  if (rc == CURLE_OK) {
+    if (as_values) {
+      lua_pushinteger(L, status);
+      lua_pushlstring(L, x->body.len ? x->body.data : "", x->body.len);
+      lua_pushlstring(L, x->head.len ? x->head.data : "", x->head.len);
+      lua_pushnumber(L, t);
+    } else {
+      lua_createtable(L, 0, 5);
+      lua_pushinteger(L, status);
+      lua_setfield(L, -2, "status");
+      lua_pushnumber(L, t);
+      lua_setfield(L, -2, "time");
+      basiq_push_headers(L, x->head.data, x->head.len);
+      lua_setfield(L, -2, "headers");
+      lua_pushlstring(L, x->body.len ? x->body.data : "", x->body.len);
+      lua_setfield(L, -2, "body");
+    }
+    if (x->body.cap > 1024 * 1024) basiq_buf_free(&x->body); /* don't pin a huge page */
+    return as_values ? 4 : 1;
+  }
+  if (as_values) {
+    lua_pushnil(L);
+    push_message(L, x, rc);
+    lua_pushinteger(L, (lua_Integer)rc);
+    lua_pushboolean(L, maybe_sent(x));
+    lua_pushnumber(L, t);
+  } else {
+    lua_createtable(L, 0, 4);
+    lua_pushnumber(L, t);
+    lua_setfield(L, -2, "time");
+    push_message(L, x, rc);
+    lua_setfield(L, -2, "message");
+    lua_pushinteger(L, (lua_Integer)rc);
+    lua_setfield(L, -2, "code");
+    lua_pushboolean(L, maybe_sent(x));
+    lua_setfield(L, -2, "sent");
+  }
   if (x->body.cap > 1024 * 1024) basiq_buf_free(&x->body);
+  return as_values ? 5 : 1;
 }

@@ -25,26 +25,25 @@ local POOL = "basiq"
 local PHASES = { server_rewrite = true, rewrite = true, access = true, content = true, timer = true }
 local NO_VM = "no available Lua vm"
 
--- Thread side: these run inside a worker thread's own Lua VM. pid: the
--- worker's, for its count of calls running on threads. The outcome says
+-- Thread side: these run inside a worker thread's own Lua VM, and say
 -- when the thread took the call (core.now(): one clock for every thread).
+-- A single call comes back as plain values, which cross to the worker's
+-- Lua state for less than a table of tables would.
 local handle, multi
-function M.thread_perform(req, _, pid)
-  local started = stats.thread_start(pid)
+function M.thread_perform(req)
+  local started = stats.thread_start()
   if not handle then handle = require("basiq.core").new() end
-  local o = handle:perform(req)
-  stats.thread_end(pid)
-  o.started = started
-  return o
+  local a, b, c, d, e = handle:perform_values(req)
+  stats.thread_end()
+  return started, a, b, c, d, e
 end
 
-function M.thread_batch(reqs, concurrency, pid)
-  local started = stats.thread_start(pid)
+function M.thread_batch(reqs, concurrency)
+  local started = stats.thread_start()
   if not multi then multi = require("basiq.core").multi() end
   local out = multi:perform(reqs, concurrency)
-  stats.thread_end(pid)
-  out.started = started
-  return out
+  stats.thread_end()
+  return started, out
 end
 
 -- Worker side.
@@ -62,23 +61,23 @@ local function failure(message, code, sent)
   return { message = message, code = code, sent = sent }
 end
 
--- Runs M[fn](a, b, pid) on the pool: true, its result | false, failure
--- outcome; and the seconds the call waited for a VM and a thread. Waits up
--- to `budget` seconds for a thread-side VM when all are busy.
-local function hand_over(fn, budget, a, b)
+-- Runs M[fn](a, b) on the pool: true, the seconds the call waited for a VM
+-- and a thread, and its results | false, failure outcome. Waits up to
+-- `budget` seconds for a thread-side VM when all are busy. t0: the call's
+-- start (core.now(), the clock the threads use too).
+local function hand_over(fn, budget, a, b, t0)
   if not vm_freed then vm_freed = require("ngx.semaphore").new() end
-  ngx.update_time()
-  local deadline = ngx.now() + budget
+  local deadline = t0 + budget
   local queued = vm_freed:count() < 0 -- others already wait: take a turn behind them
-  local t0 = core.now()
   if queued then stats.waiting_vm(1) end
+  local handed = t0
   while true do
     if not queued then
-      local handed = core.now()
-      local ok, r1 = ngx.run_worker_thread(POOL, "basiq.ngx", fn, a, b, ngx.worker.pid())
+      local ok, r1, v1, v2, v3, v4, v5 = ngx.run_worker_thread(POOL, "basiq.ngx", fn, a, b)
       if ok or r1 ~= NO_VM then
         if vm_freed:count() < 0 then vm_freed:post(1) end
-        if ok then return true, r1, (handed - t0) + math.max(0, (r1.started or handed) - handed) end
+        -- r1: when a thread took the call
+        if ok then return true, (handed - t0) + math.max(0, r1 - handed), v1, v2, v3, v4, v5 end
         r1 = tostring(r1)
         if r1:find("^thread[ _]pool") and r1:find("not found", 1, true) then
           return false, failure("nginx.conf needs `thread_pool " .. POOL .. " threads=16;` in its main context:"
@@ -90,8 +89,7 @@ local function hand_over(fn, budget, a, b)
     end
     if not queued then stats.waiting_vm(1) end
     queued = false
-    ngx.update_time()
-    local left = deadline - ngx.now()
+    local left = deadline - core.now()
     if left <= 0 then
       stats.waiting_vm(-1)
       return false, failure("every nginx worker-thread Lua VM stayed busy for " .. budget .. " s"
@@ -100,15 +98,16 @@ local function hand_over(fn, budget, a, b)
     -- woken when a VM comes back; the slice covers a wake-up lost to an aborted request
     vm_freed:wait(math.min(left, 0.1))
     stats.waiting_vm(-1)
+    handed = core.now()
   end
 end
 
 -- hand_over(), counted for basiq.stats().
-local function on_thread(fn, budget, a, b)
+local function on_thread(fn, budget, a, b, t0)
   stats.begin()
-  local ok, r, wait = hand_over(fn, budget, a, b)
-  stats.finish(wait)
-  return ok, r, wait
+  local ok, wait, v1, v2, v3, v4, v5 = hand_over(fn, budget, a, b, t0 or core.now())
+  stats.finish(ok and wait or nil)
+  return ok, wait, v1, v2, v3, v4, v5
 end
 
 -- Tokens in lua_shared_dict `basiq` when it is declared, so every worker
@@ -155,21 +154,27 @@ local function store()
 end
 
 local function request(_, req)
-  local t0 = now()
-  local _, outcome, wait = on_thread("thread_perform", (req.timeout or 60000) / 1000, req)
-  outcome.time = now() - t0 -- the hop, and any wait for a thread-side VM, count against the call's budget
-  outcome.wait, outcome.started = wait, nil
-  return outcome
+  local t0 = core.now()
+  -- perform_values: status, body, raw headers | nil, message, code, sent
+  local ok, wait, v1, v2, v3, v4 = on_thread("thread_perform", (req.timeout or 60000) / 1000, req, nil, t0)
+  local o
+  if not ok then
+    o = wait -- the failed hand-over's outcome
+  elseif v1 then
+    o = { status = v1, body = v2, headers = core.headers(v3), wait = wait }
+  else
+    o = { message = v2, code = v3, sent = v4, wait = wait }
+  end
+  o.time = core.now() - t0 -- the hop, and any wait for a thread-side VM, count against the call's budget
+  return o
 end
 
 local function batch(_, reqs, concurrency)
   local budget = 0
   for i = 1, #reqs do budget = math.max(budget, reqs[i].timeout or 60000) end
-  local ok, out = on_thread("thread_batch", budget / 1000, reqs, concurrency)
-  if ok then
-    out.started = nil
-    return out
-  end
+  local ok, wait, out = on_thread("thread_batch", budget / 1000, reqs, concurrency)
+  if ok then return out end
+  out = wait -- the failed hand-over's outcome
   local list = {}
   for i = 1, #reqs do list[i] = failure(out.message, out.code, out.sent) end
   return list

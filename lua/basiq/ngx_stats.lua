@@ -18,24 +18,20 @@ local function dict()
   return ngx.shared and ngx.shared[DICT]
 end
 
-local function running_key(pid) return "s:run:" .. pid end
-
--- Thread side: a call's transfer starts and ends (pid: its worker's).
-function M.thread_start(pid)
-  local d = dict()
-  if d and pid then d:incr(running_key(pid), 1, 0) end
+-- Thread side: a call's transfer starts and ends (a counter in the C core,
+-- which the worker's own Lua state shares with its threads').
+function M.thread_start()
+  core.running(1)
   return core.now()
 end
 
-function M.thread_end(pid)
-  local d = dict()
-  if d and pid then d:incr(running_key(pid), -1, 0) end
+function M.thread_end()
+  core.running(-1)
 end
 
 -- This worker's numbers, as a table.
 local function snapshot()
-  local d, pid = dict(), ngx.worker.pid()
-  local running = d and d:get(running_key(pid)) or 0
+  local pid, running = ngx.worker.pid(), core.running(0)
   return {
     pid = pid,
     inflight = mine.inflight,
