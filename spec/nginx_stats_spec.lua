@@ -43,7 +43,7 @@ describe("basiq.stats in nginx", function()
     os.execute("rm -rf " .. tree)
   end)
 
-  local function stats() return cjson.decode(sh("curl -s " .. url .. "/stats")) end
+  local function stats() return cjson.decode(sh(procs.PLAIN .. "curl -s " .. url .. "/stats")) end
 
   it("counts calls in flight and waiting for a thread, and the longest wait", function()
     local before = stats()
@@ -52,7 +52,7 @@ describe("basiq.stats in nginx", function()
     local outs = {}
     for i = 1, 6 do
       outs[i] = os.tmpname()
-      os.execute("curl -s " .. url .. "/call > " .. outs[i] .. " 2>&1 &")
+      os.execute(procs.PLAIN .. "curl -s " .. url .. "/call > " .. outs[i] .. " 2>&1 &")
     end
     require("socket").sleep(0.3)
     local busy = stats()

@@ -121,7 +121,7 @@ local function nginx(tree, workers, backend, edits)
   local f = assert(io.open(dir .. "/nginx.conf", "w"))
   f:write(conf)
   f:close()
-  local pid = procs.spawn({ "env", "BASIQ_API_KEY=" .. KEY, "BASIQ_SERVER=" .. backend,
+  local pid = procs.spawn({ "env", "-u", "LD_PRELOAD", "BASIQ_API_KEY=" .. KEY, "BASIQ_SERVER=" .. backend,
     "BASIQ_WEBHOOK_SECRET=" .. SECRET, "nginx", "-p", dir, "-c", dir .. "/nginx.conf" }, dir .. "/logs/stdout.log")
   local up = procs.wait_port(port, 10, pid)
   local function log() return procs.read_file(dir .. "/logs/error.log") .. procs.read_file(dir .. "/logs/stdout.log") end

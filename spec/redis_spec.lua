@@ -17,12 +17,12 @@ local function redis_server(port)
   local dir = os.tmpname()
   os.remove(dir)
   assert(procs.execute("mkdir -p " .. dir))
-  local pid = procs.spawn({ "redis-server", "--port", tostring(port), "--bind", "127.0.0.1", "--save", "",
+  local pid = procs.spawn({ "env", "-u", "LD_PRELOAD", "redis-server", "--port", tostring(port), "--bind", "127.0.0.1", "--save", "",
     "--appendonly", "no", "--requirepass", PASSWORD, "--dir", dir }, dir .. "/log")
   assert(procs.wait_port(port, 10, pid), "redis-server did not start:\n" .. procs.read_file(dir .. "/log"))
   return {
     port = port, pid = pid,
-    cli = function(args) return sh("redis-cli -p " .. port .. " -a " .. PASSWORD .. " --no-auth-warning " .. args) end,
+    cli = function(args) return sh(procs.PLAIN .. "redis-cli -p " .. port .. " -a " .. PASSWORD .. " --no-auth-warning " .. args) end,
     stop = function() procs.kill(pid); os.execute("rm -rf " .. dir) end,
   }
 end
@@ -38,7 +38,7 @@ local function host_script(port, body)
 end
 
 local ROOT = procs.ROOT
-local LUA = "env LUA_PATH_5_4='" .. ROOT .. "/lua/?.lua;" .. ROOT .. "/lua/?/init.lua;;' LUA_CPATH_5_4='"
+local LUA = "env -u LD_PRELOAD LUA_PATH_5_4='" .. ROOT .. "/lua/?.lua;" .. ROOT .. "/lua/?/init.lua;;' LUA_CPATH_5_4='"
   .. ROOT .. "/build/lua5.4/?.so;;' lua5.4 "
 
 describe("a fleet sharing tokens through Redis", function()
@@ -184,7 +184,7 @@ http {
     for round = 1, 6 do
       for i = 1, 2 do urls[#urls + 1] = hosts[i].url .. "/call?u=" .. (round % 2 == 0 and "a" or "b") end
     end
-    local out = sh("curl -s --parallel --parallel-immediate --parallel-max 12 " .. table.concat(urls, " "))
+    local out = sh(procs.PLAIN .. "curl -s --parallel --parallel-immediate --parallel-max 12 " .. table.concat(urls, " "))
     local list = issued()
     local scan = {}
     for key in redis.cli("--scan"):gmatch("%S+") do
