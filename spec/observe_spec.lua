@@ -7,6 +7,15 @@ local cjson = require("cjson")
 
 local KEY = "b2JzZXJ2ZS1rZXk6c2VjcmV0LXZhbHVl"
 
+-- A child script on this run's Lua, with env in front: exit code, stdout, stderr.
+local function child(env, code, ...)
+  local script = procs.temp_file(code)
+  local rc, out, err = procs.run(procs.LUA_ENV .. " env " .. env .. " " .. procs.LUA .. " " .. script .. " "
+    .. table.concat({ ... }, " "))
+  os.remove(script)
+  return rc, out, err
+end
+
 -- every string in v, flattened, for the search for secrets
 local function strings(v, out)
   out = out or {}
@@ -96,21 +105,16 @@ describe("call events", function()
   end)
 
   it("survives an observer that raises: the call works, the error is reported once", function()
-    local root = procs.ROOT
-    local script = procs.temp_file([[
+    local rc, out, err = child("-u BASIQ_DEBUG", [[
       local basiq = require("basiq")
       local c = basiq.new({ server = arg[1], observe = function(ev) error("observer broke on " .. ev.operation) end })
       c.auth("tok-raise-secret")
       for i = 1, 3 do assert(c.getUser({ userId = "u" .. i }), "the call failed") end
       print("calls ok")
-    ]])
-    local p = io.popen("env LUA_PATH_5_4='" .. root .. "/lua/?.lua;" .. root .. "/lua/?/init.lua;;' LUA_CPATH_5_4='"
-      .. root .. "/build/lua5.4/?.so;;' lua5.4 " .. script .. " " .. srv.url .. " 2>&1; echo exit:$?")
-    local out = p:read("*a")
-    p:close()
-    os.remove(script)
+    ]], srv.url)
+    out = out .. err
     assert.matches("calls ok", out, 1, true)
-    assert.matches("exit:0", out, 1, true)
+    assert.are.equal(0, rc, out)
     local _, reports = out:gsub("the observe function raised", "")
     assert.are.equal(1, reports, out)
     assert.matches("observer broke on getUser", out, 1, true)
@@ -122,15 +126,9 @@ describe("the debug log", function()
   setup(function() srv = procs.httpd() end)
   teardown(function() srv.stop() end)
 
-  local function run(env, code)
-    local root = procs.ROOT
-    local script = procs.temp_file(code)
-    local p = io.popen("env " .. env .. " LUA_PATH_5_4='" .. root .. "/lua/?.lua;" .. root .. "/lua/?/init.lua;;'"
-      .. " LUA_CPATH_5_4='" .. root .. "/build/lua5.4/?.so;;' lua5.4 " .. script .. " " .. srv.url .. " 2>&1 >/dev/null")
-    local out = p:read("*a")
-    p:close()
-    os.remove(script)
-    return out
+  local function run(env, code) -- what the child wrote to stderr
+    local _, _, err = child(env, code, srv.url)
+    return err
   end
 
   it("logs one line per event to stderr with BASIQ_DEBUG=1, redacted like errors", function()
