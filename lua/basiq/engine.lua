@@ -133,7 +133,7 @@ local function complete(state, r, req)
     req.path = req.path .. (req.path:find("?", 1, true) and "&" or "?") .. r.query
   end
   req.url = r.base .. req.path
-  if state.maxBodySize or state.caFile then req.max_body, req.cainfo = state.maxBodySize, state.caFile end
+  if state.caps then req.max_body, req.cainfo = state.maxBodySize, state.caFile end
 end
 
 -- A call's retry state, from its first attempt on or once that failed.
@@ -251,13 +251,13 @@ function M.bind(state, name)
     local a, b = ...
     local nargs = select("#", ...)
     local r = state.routes[op] or route.of(state, name, op, server)
-    if r.fast and nargs == 1 and not r.auto and type(a) == "table" then
+    if r.fast and nargs == 1 and type(a) == "table" then
       local url = fast_url(r.plan, a, r.base, r.prefix)
       if url then
         if r.insecure then route.check(r, name) end
         local req = { method = op.method, url = url, headers = r.lines,
                       timeout = state.first_timeout, connect_timeout = state.first_connect }
-        if state.maxBodySize or state.caFile then req.max_body, req.cainfo = state.maxBodySize, state.caFile end
+        if state.caps then req.max_body, req.cainfo = state.maxBodySize, state.caFile end
         return send(state, name, r, req)
       end
     end

@@ -16,11 +16,13 @@ local OPTIONS = { -- option -> kind of value
   transport = "transport", observe = "function", debug = "boolean", tokenStore = "store",
 }
 
--- Timeouts of a call's first attempt, which has the whole budget: worked
--- out once per setting, not per call.
+-- Timeouts of a call's first attempt, which has the whole budget, and
+-- whether requests carry a body cap or a CA file: worked out once per
+-- setting, not per call.
 local function first_attempt(state)
   state.first_timeout = math.min(state.attemptTimeout or state.timeout, state.timeout)
   state.first_connect = math.min(state.connectTimeout, state.timeout)
+  state.caps = state.maxBodySize ~= nil or state.caFile ~= nil -- a request carries them
 end
 
 -- Settings a new client starts with.

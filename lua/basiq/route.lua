@@ -39,6 +39,7 @@ function M.of(state, name, op, server)
     -- server (a loaded document may define postToken)
     local _, token_server = operations.find(state, "postToken")
     r.insecure = r.insecure or not state.allowInsecureHttp and guard.insecure(M.base(state, token_server))
+    r.fast = false -- its header list changes with the token: the general path
   else
     r.line, r.query = credentials.line(state, scheme)
     -- a fast-path call's whole header list, shared by every such call
