@@ -5,8 +5,23 @@
 --       with the pools the README's sizing rule gives such answers (calls in
 --       flight are a handful: threads = twice the cores);
 --   (b) it answers after 200 ms, 400 clients at once, with the thread and
---       VM pools of examples/openresty/nginx.conf: calls/s and latency.
+--       VM pools of examples/openresty/nginx.conf: calls/s and latency;
+--   the ladder, in (a)'s nginx: the worker's CPU per call for the SDK's call
+--   in parts (bench/ladder.lua), each step one part more, to show where the
+--   cost goes, and a subrequest to proxy_pass for the transport not taken.
+-- (a) takes twice the rounds plus one: its ratio is the one nearest its target.
 local M = {}
+
+-- the ladder's steps: { path under /ladder/ (or the section's own), what it adds }
+local LADDER = {
+  { "handler", "content_by_lua answering at once (nginx's request handling and a Lua handler)" },
+  { "hop", "+ a round trip to a worker thread that does nothing (ngx.run_worker_thread)" },
+  { "transfer", "+ basiq.core's transfer on that thread (libcurl, blocking on the backend)" },
+  { "decode", "+ cjson.decode of the answer in the worker" },
+  { "sdk", "= basiq.getUser (+ the SDK's Lua layer, on both sides of the hop)" },
+  { "subrequest", "for comparison: ngx.location.capture of the proxy_pass location, + cjson.decode" },
+  { "proxy", "for comparison: proxy_pass alone" },
+}
 
 -- The example's pool lines: the bench measures the configuration users get.
 local function example_pools(root, read)
@@ -74,19 +89,29 @@ function M.measure(procs, root, work, backend, rounds, median)
     return "http://127.0.0.1:" .. port, pid, assert(worker, "no nginx worker")
   end
 
-  local r = { a_ratio = {}, a_sdk = {}, a_proxy = {}, a_cpu_sdk = {}, a_cpu_proxy = {},
+  local r = { a_ratio = {}, a_sdk = {}, a_proxy = {}, a_cpu_sdk = {}, a_cpu_proxy = {}, ladder = {},
               b_ratio = {}, b_sdk = {}, b_proxy = {}, b_p50 = {}, b_p99 = {}, b_proxy_p50 = {}, b_proxy_p99 = {} }
   local url, pid, worker = start("", a_pool)
-  io.stderr:write(string.format("bench (nginx a): %d rounds, 3 s each way, 50 clients, the backend answers at once\n", rounds))
-  wrk(url .. "/sdk", 50, 1) -- warm up: connections, traces, thread-side VMs
-  wrk(url .. "/proxy", 50, 1)
-  for round = 1, rounds do
+  local function run(path, seconds)
+    local c0 = cpu(worker, procs.read_file)
+    local w = wrk(url .. "/" .. path, 50, seconds)
+    w.cpu = (cpu(worker, procs.read_file) - c0) / w.requests
+    return w
+  end
+  local a_rounds = 2 * rounds + 1
+  io.stderr:write(string.format("bench (nginx a): %d rounds, 3 s each way, 50 clients, the backend answers at once;"
+    .. " the ladder in the first %d, 2 s a step\n", a_rounds, rounds))
+  for _, path in ipairs({ "sdk", "proxy", "ladder/transfer", "ladder/subrequest" }) do
+    wrk(url .. "/" .. path, 50, 1) -- warm up: connections, traces, thread-side VMs
+  end
+  for _, step in ipairs(LADDER) do r.ladder[step[1]] = {} end
+  for round = 1, a_rounds do
     local got = {}
-    for _, path in ipairs(round % 2 == 1 and { "sdk", "proxy" } or { "proxy", "sdk" }) do
-      local c0 = cpu(worker, procs.read_file)
-      local w = wrk(url .. "/" .. path, 50, 3)
-      w.cpu = (cpu(worker, procs.read_file) - c0) / w.requests
-      got[path] = w
+    for _, path in ipairs(round % 2 == 1 and { "sdk", "proxy" } or { "proxy", "sdk" }) do got[path] = run(path, 3) end
+    if round <= rounds then
+      for _, step in ipairs(LADDER) do
+        table.insert(r.ladder[step[1]], got[step[1]] and got[step[1]].cpu or run("ladder/" .. step[1], 2).cpu)
+      end
     end
     table.insert(r.a_sdk, got.sdk.rps)
     table.insert(r.a_proxy, got.proxy.rps)
@@ -121,7 +146,9 @@ function M.measure(procs, root, work, backend, rounds, median)
   local rss1 = rss(worker, procs.read_file)
   procs.kill(pid)
   local m = { pool = pool, a_pool = a_pool, vms = vms, rss0 = rss0, rss1 = rss1, per_thread = (rss1 - rss0) / 400 }
-  for k, v in pairs(r) do m[k] = median(v) end
+  for k, v in pairs(r) do if k ~= "ladder" then m[k] = median(v) end end
+  m.ladder = {}
+  for _, step in ipairs(LADDER) do m.ladder[step[1]] = median(r.ladder[step[1]]) end
   return m
 end
 
@@ -138,6 +165,16 @@ function M.report(m, line, mark, miss)
     m.b_proxy, m.b_proxy_p50, m.b_proxy_p99, 100 * m.b_ratio, mark(m.b_ratio >= 0.9))
   line("| worker memory, idle / after (b) | %.1f / %.1f MiB: about %.0f KiB for each call in flight (a thread and its VM) | | | |",
     m.rss0 / 1024, m.rss1 / 1024, m.per_thread)
+  line("")
+  line("| where a call's CPU goes in the worker, (a) | µs CPU a call | step |")
+  line("|---|---|---|")
+  local prev
+  for i, step in ipairs(LADDER) do
+    local v = m.ladder[step[1]] * 1e6
+    local delta = i > 1 and i <= 5 and string.format("+%.1f", v - prev) or ""
+    line("| %s | %.1f | %s |", step[2], v, delta)
+    prev = v
+  end
   if m.a_ratio < 0.35 then miss("nginx (a): immediate answers vs proxy_pass") end
   if m.b_ratio < 0.9 then miss("nginx (b): 200 ms answers, 400 clients vs proxy_pass") end
 end
