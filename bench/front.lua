@@ -104,13 +104,16 @@ function M.measure(procs, root, work, backend, rounds, median)
   for _, path in ipairs({ "sdk", "proxy", "ladder/transfer", "ladder/subrequest" }) do
     wrk(url .. "/" .. path, 50, 1) -- warm up: connections, traces, thread-side VMs
   end
-  for _, step in ipairs(LADDER) do r.ladder[step[1]] = {} end
+  r.ladder_rps = {}
+  for _, step in ipairs(LADDER) do r.ladder[step[1]], r.ladder_rps[step[1]] = {}, {} end
   for round = 1, a_rounds do
     local got = {}
     for _, path in ipairs(round % 2 == 1 and { "sdk", "proxy" } or { "proxy", "sdk" }) do got[path] = run(path, 3) end
     if round <= rounds then
       for _, step in ipairs(LADDER) do
-        table.insert(r.ladder[step[1]], got[step[1]] and got[step[1]].cpu or run("ladder/" .. step[1], 2).cpu)
+        local w = got[step[1]] or run("ladder/" .. step[1], 2)
+        table.insert(r.ladder[step[1]], w.cpu)
+        table.insert(r.ladder_rps[step[1]], w.rps)
       end
     end
     table.insert(r.a_sdk, got.sdk.rps)
@@ -146,9 +149,11 @@ function M.measure(procs, root, work, backend, rounds, median)
   local rss1 = rss(worker, procs.read_file)
   procs.kill(pid)
   local m = { pool = pool, a_pool = a_pool, vms = vms, rss0 = rss0, rss1 = rss1, per_thread = (rss1 - rss0) / 400 }
-  for k, v in pairs(r) do if k ~= "ladder" then m[k] = median(v) end end
-  m.ladder = {}
-  for _, step in ipairs(LADDER) do m.ladder[step[1]] = median(r.ladder[step[1]]) end
+  for k, v in pairs(r) do if k ~= "ladder" and k ~= "ladder_rps" then m[k] = median(v) end end
+  m.ladder, m.ladder_rps = {}, {}
+  for _, step in ipairs(LADDER) do
+    m.ladder[step[1]], m.ladder_rps[step[1]] = median(r.ladder[step[1]]), median(r.ladder_rps[step[1]])
+  end
   return m
 end
 
@@ -166,13 +171,13 @@ function M.report(m, line, mark, miss)
   line("| worker memory, idle / after (b) | %.1f / %.1f MiB: about %.0f KiB for each call in flight (a thread and its VM) | | | |",
     m.rss0 / 1024, m.rss1 / 1024, m.per_thread)
   line("")
-  line("| where a call's CPU goes in the worker, (a) | µs CPU a call | step |")
-  line("|---|---|---|")
+  line("| where a call's CPU goes in the worker, (a) | µs CPU a call | step | calls/s | of proxy_pass's |")
+  line("|---|---|---|---|---|")
   local prev
   for i, step in ipairs(LADDER) do
-    local v = m.ladder[step[1]] * 1e6
+    local v, rps = m.ladder[step[1]] * 1e6, m.ladder_rps[step[1]]
     local delta = i > 1 and i <= 5 and string.format("+%.1f", v - prev) or ""
-    line("| %s | %.1f | %s |", step[2], v, delta)
+    line("| %s | %.1f | %s | %.0f | %.0f%% |", step[2], v, delta, rps, 100 * rps / m.ladder_rps.proxy)
     prev = v
   end
   if m.a_ratio < 0.35 then miss("nginx (a): immediate answers vs proxy_pass") end
