@@ -70,7 +70,7 @@ describe("every other failure", function()
   end)
 
   it("is nil, err from the token store when another renewal outlasts the call", function()
-    local token = require("basiq.token")
+    local token = require("basiq.call.token")
     local t = 0
     local clock = { now = function() return t end, sleep = function(s) t = t + s end }
     local store = token.memory_store(clock.now)
@@ -80,5 +80,28 @@ describe("every other failure", function()
     assert.are.equal("basiq.error", getmetatable(err).__name)
     assert.are.equal("timeout", err.code)
     assert.matches("timed out waiting for another token renewal", tostring(err))
+  end)
+end)
+
+-- The layout's promise: `require "basiq"` loads the call path and nothing a
+-- call may never need (the C core, definitions, the command, Redis, nginx's
+-- transport, the receiver and its stores load on first use).
+describe("require 'basiq'", function()
+  it("loads the call path only", function()
+    local script = [[local before = {} for k in pairs(package.loaded) do before[k] = true end
+      require("basiq")
+      local l = {} for k in pairs(package.loaded) do if not before[k] then l[#l + 1] = k end end
+      table.sort(l) print(table.concat(l, " "))]]
+    local code, out, err = procs.run(procs.LUA_ENV .. " " .. procs.LUA .. " -e " .. procs.sh_quote(script))
+    assert.are.equal(0, code, err)
+    local loaded = {}
+    for name in out:gmatch("%S+") do loaded[name] = true end
+    assert.is_true(loaded["basiq.call.engine"] and loaded["basiq.transport"] and true)
+    for name in pairs(loaded) do
+      local group = name:match("^basiq%.(%w+)[%.]?") or name
+      local lazy = { core = true, definitions = true, cli = true, redis = true, lyaml = true, argparse = true }
+      assert.is_nil(lazy[group] or name:match("^basiq%.transport%.ngx") or name:match("^basiq%.webhook%.receiver")
+        or name:match("_store$"), name)
+    end
   end)
 end)

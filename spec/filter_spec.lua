@@ -36,7 +36,7 @@ describe("basiq.filter", function()
       assert.are.equal("transaction.amount.gt('" .. case[2] .. "')",
         basiq.filter({ ["transaction.amount"] = { gt = case[1] } }))
       -- the same text a request parameter gets on the wire
-      local req = assert(require("basiq.request").build("getTransactions",
+      local req = assert(require("basiq.call.request").build("getTransactions",
         require("basiq.ops.data").ops.getTransactions, { userId = "u", limit = case[1] }, nil, 1))
       assert.are.equal("/users/u/transactions?limit=" .. case[2]:gsub("%+", "%%2B"), req.path)
     end

@@ -1,5 +1,5 @@
 -- basiq.guard: where credentials may go, as pure functions.
-local guard = require("basiq.guard")
+local guard = require("basiq.call.guard")
 
 describe("guard.loopback", function()
   it("takes localhost, [::1] and 127.x.y.z in plain decimal", function()

@@ -4,8 +4,8 @@
 local basiq = require("basiq")
 local cjson = require("cjson")
 local procs = require("support.procs")
-local source = require("basiq.source")
-local compile = require("basiq.compile")
+local source = require("basiq.definitions.source")
+local compile = require("basiq.definitions.compile")
 
 local srv
 setup(function() srv = procs.httpd() end)
@@ -56,7 +56,7 @@ describe("basiq.load", function()
     assert.is_nil(rawget(b, "getWidget"))
     assert.is_nil(rawget(basiq, "getWidget"))
     assert.has_error(function() return b.getWidget end, "basiq: no operation 'getWidget'")
-    assert.are.equal("/token", require("basiq.operations").find({ loaded = {} }, "postToken").path)
+    assert.are.equal("/token", require("basiq.call.operations").find({ loaded = {} }, "postToken").path)
     local res = assert(a.call("postToken")) -- the loaded one, on /v9
     assert.are.equal("/v9/token", res.data.target)
   end)

@@ -1,8 +1,8 @@
 -- Argument placement, validation and encoding, checked on the request the
 -- SDK would send (no network here; the wire is checked in client_spec).
 local core = require("basiq.core")
-local request = require("basiq.request")
-local compile = require("basiq.compile")
+local request = require("basiq.call.request")
+local compile = require("basiq.definitions.compile")
 local cjson = require("cjson")
 
 local function op(name)

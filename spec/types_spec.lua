@@ -139,7 +139,7 @@ function Client.postToken(body, metadata) end
   end)
 
   it("types $ref'd schemas as classes of their own, cycles included, and copies no description", function()
-    local compile, types = require("basiq.compile"), require("basiq.types")
+    local compile, types = require("basiq.definitions.compile"), require("basiq.definitions.types")
     local doc = { openapi = "3.0.0", paths = { ["/nodes"] = { post = {
       requestBody = { required = true, content = { ["application/json"] = { schema = { ["$ref"] = "#/components/schemas/Node" } } } },
       responses = { ["201"] = { description = "Created, says the prose", content = { ["application/json"] = {

@@ -5,7 +5,7 @@
 -- usage: lua5.4 tools/genops.lua SPEC_DIR OUT_DIR [README [LIBRARY_DIR]]
 package.path = "lua/?.lua;lua/?/init.lua;" .. package.path
 local cjson = require("cjson")
-local install = require("basiq.install")
+local install = require("basiq.definitions.install")
 
 local spec_dir, out_dir, readme, library = arg[1], arg[2], arg[3], arg[4]
 assert(spec_dir and out_dir, "usage: genops.lua SPEC_DIR OUT_DIR [README [LIBRARY_DIR]]")

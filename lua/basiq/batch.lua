@@ -2,12 +2,12 @@
 -- multi in the C core), each with the single-call rules of the engine:
 -- retries, automatic tokens, the time budget. Every call is checked before
 -- any is sent.
-local errors = require("basiq.errors")
-local request = require("basiq.request")
-local route = require("basiq.route")
-local values = require("basiq.values")
-local engine = require("basiq.engine")
-local operations = require("basiq.operations")
+local errors = require("basiq.shared.errors")
+local request = require("basiq.call.request")
+local route = require("basiq.call.route")
+local values = require("basiq.shared.values")
+local engine = require("basiq.call.engine")
+local operations = require("basiq.call.operations")
 
 local M = {}
 

@@ -1,16 +1,16 @@
 -- A Basiq client: its state, and the functions users call on it with a
 -- dot (client.getUser{...}). Each is a thin wrapper over the module that
 -- does the job; this module exports only new().
-local errors = require("basiq.errors")
-local options = require("basiq.options")
-local credentials = require("basiq.credentials")
-local operations = require("basiq.operations")
+local errors = require("basiq.shared.errors")
+local options = require("basiq.call.options")
+local credentials = require("basiq.call.credentials")
+local operations = require("basiq.call.operations")
 local transport = require("basiq.transport")
-local engine = require("basiq.engine")
-local route = require("basiq.route")
-local token = require("basiq.token")
-local values = require("basiq.values")
-local suggest = require("basiq.suggest")
+local engine = require("basiq.call.engine")
+local route = require("basiq.call.route")
+local token = require("basiq.call.token")
+local values = require("basiq.shared.values")
+local suggest = require("basiq.shared.suggest")
 local index = require("basiq.ops.index")
 
 local setmetatable, type = setmetatable, type
@@ -25,7 +25,7 @@ local function fresh_store(state)
   local function now() return t.now() end
   local own = t.store and t.store() or token.memory_store(now)
   state.store = state.tokenStore and token.resilient(state.tokenStore, own, now, function(what, err)
-    require("basiq.observe").store(state, what, err)
+    require("basiq.call.observe").store(state, what, err)
   end) or own
 end
 
@@ -110,7 +110,7 @@ function M.new(opts, target)
   -- Adds every operation of another definition to this client: count,
   -- replaced names | nil, err (basiq/load.lua).
   function client.load(source)
-    return require("basiq.load").add(state, source, function(name)
+    return require("basiq.definitions.load").add(state, source, function(name)
       fns[name] = nil -- forget the function made for the name's old operation
       if not helpers[name] then rawset(client, name, operation(name)) end
     end)
@@ -158,7 +158,7 @@ function M.new(opts, target)
   end
 
   -- A token store in Redis that a fleet shares: basiq.new{ tokenStore = basiq.redisStore{ ... } }.
-  function client.redisStore(store_opts) return require("basiq.redis_store").new(store_opts) end
+  function client.redisStore(store_opts) return require("basiq.redis.token_store").new(store_opts) end
 
   client.webhook = require("basiq.webhook")  -- basiq.webhook.verify(secret, headers, rawBody, opts)
   client.filter = require("basiq.filter").build -- basiq.filter{ ["account.id"] = id, ... }

@@ -2,8 +2,8 @@
 --   transaction.postDate.bt('2024-01-01','2024-02-01'),account.id.eq('abc')
 -- by hand. Values are single-quoted; a quote or backslash inside one is
 -- escaped with a backslash.
-local errors = require("basiq.errors")
-local values = require("basiq.values")
+local errors = require("basiq.shared.errors")
+local values = require("basiq.shared.values")
 local scalar, sequence = values.scalar, values.sequence
 
 local M = {}

@@ -2,11 +2,11 @@
 -- links.eventEntity, say) with the client's credentials. Only on the
 -- client's own server, as paginate follows links.next: a link anywhere
 -- else would take the token with it, so it is refused, never sent.
-local errors = require("basiq.errors")
-local guard = require("basiq.guard")
-local route = require("basiq.route")
-local engine = require("basiq.engine")
-local operations = require("basiq.operations")
+local errors = require("basiq.shared.errors")
+local guard = require("basiq.call.guard")
+local route = require("basiq.call.route")
+local engine = require("basiq.call.engine")
+local operations = require("basiq.call.operations")
 
 local M = {}
 

@@ -1,7 +1,7 @@
 -- basiq.waitForJob: polls getJobs until the job's steps are all done. Steps
 -- are found by title, never by position (an mfa-challenge step may appear).
-local errors = require("basiq.errors")
-local values = require("basiq.values")
+local errors = require("basiq.shared.errors")
+local values = require("basiq.shared.values")
 
 local M = {}
 

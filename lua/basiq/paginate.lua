@@ -2,11 +2,11 @@
 -- the client's own server only (a link elsewhere would take the token with
 -- it). Each page is an ordinary call of the engine, routed and guarded as
 -- the client's settings are when it is sent.
-local errors = require("basiq.errors")
-local request = require("basiq.request")
-local route = require("basiq.route")
-local guard = require("basiq.guard")
-local engine = require("basiq.engine")
+local errors = require("basiq.shared.errors")
+local request = require("basiq.call.request")
+local route = require("basiq.call.route")
+local guard = require("basiq.call.guard")
+local engine = require("basiq.call.engine")
 
 local M = {}
 

@@ -5,14 +5,14 @@
 -- ordinary call of this engine (postToken), token.lua only keeps and locks
 -- them. HTTP and network failures come back as nil, err; never raised.
 local cjson_safe = require("cjson.safe")
-local errors = require("basiq.errors")
-local request = require("basiq.request")
-local route = require("basiq.route")
-local retry = require("basiq.retry")
-local token = require("basiq.token")
-local credentials = require("basiq.credentials")
-local operations = require("basiq.operations")
-local observe = require("basiq.observe")
+local errors = require("basiq.shared.errors")
+local request = require("basiq.call.request")
+local route = require("basiq.call.route")
+local retry = require("basiq.call.retry")
+local token = require("basiq.call.token")
+local credentials = require("basiq.call.credentials")
+local operations = require("basiq.call.operations")
+local observe = require("basiq.call.observe")
 
 local json = cjson_safe.new()
 local build, fast_url = request.build, request.fast_url

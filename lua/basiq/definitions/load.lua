@@ -3,11 +3,11 @@
 -- table (a decoded document, a compiled module). A loaded operation
 -- replaces one of the same name; other clients are unaffected. Failures
 -- are nil, err (a basiq error); nothing here sends a credential.
-local errors = require("basiq.errors")
-local compile = require("basiq.compile")
-local source = require("basiq.source")
-local document = require("basiq.document")
-local operations = require("basiq.operations")
+local errors = require("basiq.shared.errors")
+local compile = require("basiq.definitions.compile")
+local source = require("basiq.definitions.source")
+local document = require("basiq.definitions.document")
+local operations = require("basiq.call.operations")
 
 local M = {}
 
@@ -33,7 +33,7 @@ local function read(state, src)
     if not text then return nil, err end
     return text, at.path, nil, true
   end
-  local text, media = require("basiq.fetch").get(at.url, state)
+  local text, media = require("basiq.definitions.fetch").get(at.url, state)
   if not text then return nil, media end
   return text, source.shown(at.url), media, false
 end

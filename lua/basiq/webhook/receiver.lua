@@ -5,11 +5,11 @@
 -- calls the handler for a delivery that did not verify, and never marks one
 -- processed unless its handler said so.
 local cjson_safe = require("cjson.safe")
-local errors = require("basiq.errors")
-local values = require("basiq.values")
-local signatures = require("basiq.signatures")
-local memory = require("basiq.deliveries.memory")
-local shdict = require("basiq.deliveries.shdict")
+local errors = require("basiq.shared.errors")
+local values = require("basiq.shared.values")
+local signatures = require("basiq.webhook.signatures")
+local memory = require("basiq.webhook.memory_store")
+local shdict = require("basiq.webhook.shdict_store")
 
 local json = cjson_safe.new()
 local type, tostring, pcall, select, ipairs = type, tostring, pcall, select, ipairs

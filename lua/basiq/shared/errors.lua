@@ -1,12 +1,15 @@
+-- shared/: what every group uses and no group owns: errors, value checks,
+-- the lazily loaded C core, nearest-name suggestions. Pure or stateless.
+--
 -- The SDK's one error convention. HTTP, network and every other failure
 -- is an error object returned as `nil, err`; a programmer's mistake is
 -- raised, once, at the caller's line (raise). Nothing in an error carries a
 -- credential, even when a server echoes one back.
 local M = {}
 
--- Every module of the SDK lives beside this file: frames whose source
--- begins here are the SDK's own.
-local HERE = debug.getinfo(1, "S").source:match("^(@.*[/\\])errors%.lua$") or "@basiq/"
+-- Every module of the SDK lives in the folder above this one (basiq/):
+-- frames whose source begins there are the SDK's own.
+local HERE = debug.getinfo(1, "S").source:match("^(@.*[/\\])shared[/\\]errors%.lua$") or "@basiq/"
 
 -- Raises message at the first Lua function outside the SDK: the user's
 -- line, however deep inside the SDK the mistake was found (no levels to
@@ -61,7 +64,7 @@ local function redact_deep(v, secrets, depth)
 end
 
 function M.network(opname, msg, curlcode, secrets)
-  -- a transport may name the kind itself (basiq.ngx: "thread")
+  -- a transport may name the kind itself (nginx's: "thread")
   local code = CURL_KINDS[curlcode] or type(curlcode) == "string" and curlcode or "network"
   if CAPPED[curlcode] and tostring(msg):find("larger than", 1, true) then code = "too-large" end
   msg = redact(tostring(msg), secrets)

@@ -1,29 +1,24 @@
--- basiq.redisStore{...}: a token store (token.lua's interface) in Redis,
--- so every host of a fleet shares one SERVER_ACCESS token and one
--- CLIENT_ACCESS token per user. Inside nginx it speaks through
--- lua-resty-redis on cosockets (Debian's lua-nginx-redis), elsewhere through
--- the C core's hiredis connection. Every command is bounded by the timeout;
--- a failure is returned, never raised (the client's own store stands in).
--- Keys carry the digest of the API key that token.lua gives, never the key.
-local core = require("basiq.lazy")
-local errors = require("basiq.errors")
-local token = require("basiq.token")
-local values = require("basiq.values")
+-- redis/: everything that talks to Redis, for what a fleet shares: this
+-- connection, and the stores on it (tokens, webhook deliveries).
+--
+-- One place that talks to Redis, for every store a fleet shares (tokens,
+-- webhook deliveries): its options checked, and commands sent through
+-- lua-resty-redis on cosockets inside nginx (Debian's lua-nginx-redis),
+-- elsewhere through the C core's hiredis connection. Every command is
+-- bounded by the timeout; a failure is returned, never raised, and never
+-- carries the password.
+local core = require("basiq.shared.lazy")
+local errors = require("basiq.shared.errors")
+local values = require("basiq.shared.values")
 
 local M = {}
-
--- one round trip each; the lock is released only by its holder
-local GET = "return { redis.call('GET', KEYS[1]), redis.call('PTTL', KEYS[1]) }"
-local DROP = "local v = redis.call('GET', KEYS[1]) if v and string.match(v, '^[^|]*|[^|]*|(.*)$') == ARGV[1] then"
-  .. " return redis.call('DEL', KEYS[1]) end return 0"
-local UNLOCK = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
 
 local function in_nginx()
   return ngx ~= nil and type(ngx.get_phase) == "function" and ngx.get_phase() ~= "init"
 end
 
-local function check(opts)
-  local function fail(what) errors.raise("basiq.redisStore: " .. what) end
+local function check(who, opts)
+  local function fail(what) errors.raise(who .. ": " .. what) end
   if type(opts) ~= "table" then fail("options must be a table") end
   local known = { host = true, port = true, password = true, db = true, prefix = true, timeout = true, tls = true }
   for k in pairs(opts) do
@@ -44,6 +39,7 @@ local function check(opts)
     fail("option 'tls': the Redis clients this SDK uses (hiredis 0.14, lua-resty-redis 0.27) have no TLS;"
       .. " reach Redis over loopback or a private network, or a TLS tunnel (stunnel, spiped)")
   end
+  o.who = who
   return o
 end
 
@@ -51,7 +47,7 @@ end
 local function failure(o, what)
   local text = tostring(what)
   if o.password then text = errors.redact(text, { o.password }) end
-  return errors.new("store", "basiq.redisStore: redis " .. o.host .. ":" .. o.port .. ": " .. text)
+  return errors.new("store", o.who .. ": redis " .. o.host .. ":" .. o.port .. ": " .. text)
 end
 
 -- Outside nginx: one connection, made again after it breaks.
@@ -115,81 +111,20 @@ local function nginx_client(o)
   end
 end
 
-function M.new(opts)
-  local o = check(opts)
+-- A command function for these options, cmd("SET", key, ...) -> reply |
+-- nil (a nil reply) | nil, err, and the options checked (defaults filled
+-- in). who names the public function for a mistake and in errors.
+function M.new(who, opts)
+  local o = check(who, opts)
   local plain, in_ngx
-  local function cmd(...)
+  return function(...)
     if in_nginx() then
       in_ngx = in_ngx or nginx_client(o)
       return in_ngx(...)
     end
     plain = plain or plain_client(o)
     return plain(...)
-  end
-  local function now()
-    if ngx ~= nil and type(ngx.now) == "function" then return ngx.now() end
-    return core.now()
-  end
-  -- tokens this process already read: Redis is asked only when they near renewal
-  local near = token.memory_store(now)
-  local holder, taken = string.format("%s:%s:%d", tostring(near):match("0x(%x+)") or "h", tostring(os.time()),
-    math.random(1, 2 ^ 30)), 0
-  local held = {}
-  local store = {}
-  local function key_of(key) return o.prefix .. key end
-
-  function store.get(key)
-    local tok, renew_in, expires_in = near.get(key)
-    if tok and renew_in > 0 then return tok, renew_in, expires_in end
-    local reply, err = cmd("EVAL", GET, "1", key_of(key))
-    if not reply then return false, err end
-    local v, pttl = reply[1], tonumber(reply[2])
-    if type(v) ~= "string" or not pttl or pttl <= 0 then return tok, renew_in, expires_in end -- what this host has
-    local life, renew, t = v:match("^([^|]*)|([^|]*)|(.*)$")
-    life, renew = tonumber(life), tonumber(renew)
-    if not (life and renew and t ~= "") then return tok, renew_in, expires_in end
-    expires_in = pttl / 1000
-    renew_in = renew - (life - expires_in)
-    near.set(key, t, renew_in, expires_in)
-    return t, renew_in, expires_in
-  end
-
-  function store.set(key, tok, renew_in, expires_in)
-    near.set(key, tok, renew_in, expires_in)
-    local ok, err = cmd("SET", key_of(key), string.format("%.3f|%.3f|%s", expires_in, renew_in, tok), "PX",
-      tostring(math.max(1, math.floor(expires_in * 1000))))
-    if not ok then return nil, err end
-    return true
-  end
-
-  function store.drop(key, tok)
-    near.drop(key, tok)
-    local ok, err = cmd("EVAL", DROP, "1", key_of(key), tok)
-    if ok == nil and err then return nil, err end
-    return true
-  end
-
-  -- SET NX PX: one holder at a time across every host
-  function store.lock(key, ttl)
-    taken = taken + 1
-    local mine = holder .. ":" .. taken
-    local ok, err = cmd("SET", key_of("lock:" .. key), mine, "NX", "PX", tostring(math.max(1, math.floor(ttl * 1000))))
-    if ok == nil and err then return nil, err end
-    if ok ~= "OK" then return false end
-    held[key] = mine
-    return true
-  end
-
-  function store.unlock(key)
-    local mine = held[key]
-    held[key] = nil
-    if not mine then return true end
-    local ok, err = cmd("EVAL", UNLOCK, "1", key_of("lock:" .. key), mine)
-    if ok == nil and err then return nil, err end
-    return true
-  end
-
-  return store
+  end, o
 end
 
 return M

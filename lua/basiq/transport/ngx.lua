@@ -1,4 +1,4 @@
--- basiq.ngx: the transport inside nginx (OpenResty, or nginx with its Lua
+-- The transport inside nginx (OpenResty, or nginx with its Lua
 -- module). The client picks it by itself when it runs in nginx.
 --
 -- Why the C core on nginx worker threads, not an HTTP client on cosockets:
@@ -14,9 +14,9 @@
 -- concurrently inside it through curl multi), and at most
 -- lua_worker_thread_vm_pool_size (default 100) calls handed to threads at
 -- once: beyond that nginx refuses at once, so calls wait here for a VM.
-local token = require("basiq.token")
-local stats = require("basiq.ngx_stats")
-local core = require("basiq.lazy")
+local token = require("basiq.call.token")
+local stats = require("basiq.transport.ngx_stats")
+local core = require("basiq.shared.lazy")
 
 local M = {}
 
@@ -56,7 +56,7 @@ end
 
 -- Woken each time a call gives its VM back while others wait for one.
 local vm_freed
--- A failed hand-over's outcome (transport.lua's shape).
+-- A failed hand-over's outcome (the shape in transport/init.lua).
 local function failure(message, code, sent)
   return { message = message, code = code, sent = sent }
 end
@@ -73,7 +73,7 @@ local function hand_over(fn, budget, a, b, t0)
   local handed = t0
   while true do
     if not queued then
-      local ok, r1, v1, v2, v3, v4, v5 = ngx.run_worker_thread(POOL, "basiq.ngx", fn, a, b)
+      local ok, r1, v1, v2, v3, v4, v5 = ngx.run_worker_thread(POOL, "basiq.transport.ngx", fn, a, b)
       if ok or r1 ~= NO_VM then
         if vm_freed:count() < 0 then vm_freed:post(1) end
         -- r1: when a thread took the call
@@ -180,7 +180,7 @@ local function batch(_, reqs, concurrency)
   return list
 end
 
--- A client's transport inside nginx (transport.lua has the contract).
+-- A client's transport inside nginx (transport/init.lua has the contract).
 function M.transport()
   return { request = request, batch = batch, now = now, sleep = ngx.sleep, check = unusable, store = store,
            stats = stats.read }

@@ -2,8 +2,8 @@
 -- attempt of an automatic token's fetch (kind "token"), handed to the
 -- user's observer and to the debug log. An event never holds a credential,
 -- a token or a URL; an observer that raises never breaks a call.
-local errors = require("basiq.errors")
-local credentials = require("basiq.credentials")
+local errors = require("basiq.shared.errors")
+local credentials = require("basiq.call.credentials")
 
 local M = {}
 

@@ -2,7 +2,7 @@
 -- waiting for a worker thread or a thread-side Lua VM, and the longest
 -- wait, for this worker and (through lua_shared_dict basiq) for all
 -- workers. Counting never fails a call and never blocks the event loop.
-local core = require("basiq.lazy")
+local core = require("basiq.shared.lazy")
 
 local M = {}
 

@@ -1,15 +1,15 @@
 -- basiq.deliveries.memory: the marks basiq.webhook.receive keeps per
 -- webhook-id, in this process: bounded and expiring. Never shared with
--- another process (nginx workers use deliveries/shdict.lua), never yields.
+-- another process (nginx workers use shdict_store.lua), never yields.
 -- The store interface every store keeps (README, "Receiving webhooks"):
 --   store:add(key, value, ttl) -> true | false (key there) | nil, err   atomic
 --   store:set(key, value, ttl) -> true | nil, err
 --   store:get(key) -> value | nil
 --   store:delete(key)
 -- ttl in seconds; a mark past its ttl is gone.
-local core = require("basiq.lazy")
-local errors = require("basiq.errors")
-local values = require("basiq.values")
+local core = require("basiq.shared.lazy")
+local errors = require("basiq.shared.errors")
+local values = require("basiq.shared.values")
 
 local pairs, floor, max, sort = pairs, math.floor, math.max, table.sort
 

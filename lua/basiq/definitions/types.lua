@@ -2,8 +2,8 @@
 -- operations, written by `make ops` into library/ and by `basiq install`
 -- beside a module. Facts only (names, types, required, enums, formats,
 -- method and path): never a description or an example from a definition.
-local compile = require("basiq.compile")
-local values = require("basiq.values")
+local compile = require("basiq.definitions.compile")
+local values = require("basiq.shared.values")
 
 local M = {}
 

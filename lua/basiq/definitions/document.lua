@@ -56,7 +56,7 @@ function M.decode(text, name, media, allow_lua)
     if not allow_lua then return nil, "a compiled module is loaded from a local file only" end
     return module(text, name)
   elseif k == "yaml" then
-    return require("basiq.yaml").decode(text)
+    return require("basiq.definitions.yaml").decode(text)
   end
   local doc, err = json.decode(text)
   if doc == nil then return nil, position(text, tostring(err)) end

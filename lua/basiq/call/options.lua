@@ -1,12 +1,12 @@
 -- The client's settings: basiq.config{...} and basiq.new{...} options,
 -- each checked, and the server URL. A mistake raises naming the function
 -- and the option; nothing here sends anything.
-local errors = require("basiq.errors")
-local guard = require("basiq.guard")
-local values = require("basiq.values")
+local errors = require("basiq.shared.errors")
+local guard = require("basiq.call.guard")
+local values = require("basiq.shared.values")
 local transport = require("basiq.transport")
-local observe = require("basiq.observe")
-local suggest = require("basiq.suggest")
+local observe = require("basiq.call.observe")
+local suggest = require("basiq.shared.suggest")
 
 local M = {}
 

@@ -4,9 +4,9 @@
 -- nothing between calls, and never puts a secret in a reason or an error.
 -- The HMAC, base64 and constant-time comparison are in the C core
 -- (src/crypto.c, over OpenSSL's libcrypto).
-local core = require("basiq.lazy")
-local errors = require("basiq.errors")
-local values = require("basiq.values")
+local core = require("basiq.shared.lazy")
+local errors = require("basiq.shared.errors")
+local values = require("basiq.shared.values")
 
 local M = {}
 

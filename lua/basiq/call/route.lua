@@ -3,11 +3,11 @@
 -- server, auth, config or load changes): the base URL, automatic tokens,
 -- whether a failed attempt may be repeated, the credential's header, and
 -- whether credentials would cross plain http to a host other than loopback.
-local guard = require("basiq.guard")
-local errors = require("basiq.errors")
-local credentials = require("basiq.credentials")
-local operations = require("basiq.operations")
-local request = require("basiq.request")
+local guard = require("basiq.call.guard")
+local errors = require("basiq.shared.errors")
+local credentials = require("basiq.call.credentials")
+local operations = require("basiq.call.operations")
+local request = require("basiq.call.request")
 
 local M = {}
 

@@ -2,10 +2,10 @@
 -- which, then the path, query, headers and body, each checked and encoded.
 -- Each operation's plan is built once. Nothing here sends or raises: a
 -- mistake comes back as nil, message for the caller to raise.
-local core = require("basiq.lazy")
+local core = require("basiq.shared.lazy")
 local cjson = require("cjson")
-local values = require("basiq.values")
-local suggest = require("basiq.suggest")
+local values = require("basiq.shared.values")
+local suggest = require("basiq.shared.suggest")
 
 local json = cjson.new() -- private instance: the user's cjson settings stay theirs
 local concat, format, type, pairs, ipairs, next = table.concat, string.format, type, pairs, ipairs, next

@@ -1,3 +1,6 @@
+-- definitions/: OpenAPI documents from any source to the SDK's operation
+-- tables (basiq.load), their modules (basiq install) and their editor types.
+--
 -- Compiles an OpenAPI 3 document (already decoded from JSON) into the
 -- compact operation table the SDK runs on: facts only, no prose.
 local M = {}

@@ -1,7 +1,7 @@
 -- basiq.deliveries.shdict: the marks basiq.webhook.receive keeps per
 -- webhook-id, in an nginx lua_shared_dict that every worker sees: add is
 -- atomic across workers, marks expire by themselves. The store interface
--- is deliveries/memory.lua's. Never blocks; a full dict drops its least
+-- is memory_store.lua's. Never blocks; a full dict drops its least
 -- recently used entries (the oldest marks), and this says so in the log.
 local M = {}
 

@@ -2,9 +2,9 @@
 -- TLS verified, the client's timeouts and size cap, plain http only to
 -- loopback unless the client allows it, redirects only along the same
 -- rules. It never sends a credential: no Authorization, no cookie.
-local guard = require("basiq.guard")
-local errors = require("basiq.errors")
-local source = require("basiq.source")
+local guard = require("basiq.call.guard")
+local errors = require("basiq.shared.errors")
+local source = require("basiq.definitions.source")
 
 local M = {}
 

@@ -1,9 +1,9 @@
 -- What `make ops` and `basiq install` write for a definition: its compiled
 -- table as a Lua module (data only, so it loads with no network and no
 -- YAML library) and its editor types. It writes only the files it is given.
-local compile = require("basiq.compile")
-local types = require("basiq.types")
-local values = require("basiq.values")
+local compile = require("basiq.definitions.compile")
+local types = require("basiq.definitions.types")
+local values = require("basiq.shared.values")
 
 local M = {}
 

@@ -1,10 +1,13 @@
+-- webhook/: receiving Basiq's webhooks: the public functions (this file),
+-- the signature scheme, the receiver that handles each delivery once, its stores.
+--
 -- basiq.webhook: Basiq's webhooks, signed with the Standard Webhooks
 -- scheme (signatures.lua): verify a delivery, sign one for testing, and
 -- receive deliveries so that each is handled once (receiver.lua). Only
 -- the public functions live here.
-local core = require("basiq.lazy")
-local errors = require("basiq.errors")
-local signatures = require("basiq.signatures")
+local core = require("basiq.shared.lazy")
+local errors = require("basiq.shared.errors")
+local signatures = require("basiq.webhook.signatures")
 
 local M = {}
 
@@ -30,20 +33,20 @@ end
 -- receive(secrets, headers, rawBody, handler [, opts]) -> status, detail:
 -- each delivery verified, then handled once (basiq/receiver.lua).
 function M.receive(...)
-  return require("basiq.receiver").receive(...)
+  return require("basiq.webhook.receiver").receive(...)
 end
 
 -- The receiver's stores: in this process (bounded, expiring), or in an
 -- nginx lua_shared_dict that every worker sees.
 function M.memory_store(opts)
-  return require("basiq.deliveries.memory").new(opts)
+  return require("basiq.webhook.memory_store").new(opts)
 end
 
 function M.shared_store(dict, name)
   if dict == nil or type(dict.add) ~= "function" then
     errors.raise("basiq.webhook.shared_store: dict must be a lua_shared_dict (ngx.shared.<name>)")
   end
-  return require("basiq.deliveries.shdict").new(dict, name)
+  return require("basiq.webhook.shdict_store").new(dict, name)
 end
 
 return M

@@ -1,9 +1,12 @@
+-- call/: the path of one call, from its arguments to { data, status, headers }:
+-- options, credentials, request, route, guard, engine, retry, tokens, events.
+--
 -- The client's credential: what basiq.auth() was given, the header each
 -- security scheme sends it in, and every secret errors must redact (the
 -- credential in each form it goes out in, and the tokens issued for it).
 -- Never logs, never returns a secret in a message.
-local core = require("basiq.lazy")
-local errors = require("basiq.errors")
+local core = require("basiq.shared.lazy")
+local errors = require("basiq.shared.errors")
 
 local M = {}
 

@@ -1,6 +1,9 @@
+-- transport/: what moves a request's bytes: the contract (this file), the
+-- libcurl transport, and nginx's with its counts for basiq.stats().
+--
 -- Transports move requests; the engine decides everything else (retries,
 -- tokens, results). This is the one contract every transport keeps: the
--- libcurl one below, nginx's (basiq/ngx.lua) and a user's own.
+-- libcurl one (libcurl.lua), nginx's (ngx.lua) and a user's own.
 --
 --   t:request(req) -> outcome        one transfer
 --   t:batch(reqs, concurrency)       optional: { outcome, ... } in order
@@ -19,51 +22,16 @@
 --   where sent says whether any byte of the request may have left, and
 --   time (optional) the seconds the attempt took: a failed first attempt's
 --   call budget counts back from it (without it, from the attempt's end).
-local core = require("basiq.lazy")
-local errors = require("basiq.errors")
+local curl = require("basiq.transport.libcurl")
+local errors = require("basiq.shared.errors")
 
 local M = {}
 
-local function sleep(s) return core.sleep(s) end
-
-
--- many at once through curl's multi interface (basiq.core.multi)
-local function curl_batch(t, reqs, concurrency)
-  local m = t.multi
-  if not m then
-    m = core.multi()
-    t.multi = m
-  end
-  return m:perform(reqs, concurrency)
-end
-
-local function curl_close(t)
-  if t.handle then t.handle:close(); t.handle = nil end
-  if t.multi then t.multi:close(); t.multi = nil end
-end
-
--- A client's own libcurl transport: one reused handle for single calls,
--- one multi handle for batches, each made on first use.
-function M.curl()
-  local t = { batch = curl_batch, close = curl_close, sleep = sleep }
-  -- The C core loads on first use; from then on its request step (which
-  -- keeps the handle in t.handle) and its clock are called directly.
-  function t.request(self, req)
-    t.request = core.request
-    return t.request(self, req)
-  end
-  function t.now()
-    t.now = core.now
-    return t.now()
-  end
-  return t
-end
-
--- Inside nginx a blocking libcurl call would stall the worker: basiq.ngx
+-- Inside nginx a blocking libcurl call would stall the worker: ngx.lua
 -- provides the transport there (see its header for why it works as it does).
 function M.default()
-  if ngx ~= nil and type(ngx.get_phase) == "function" then return require("basiq.ngx").transport() end
-  return M.curl()
+  if ngx ~= nil and type(ngx.get_phase) == "function" then return require("basiq.transport.ngx").transport() end
+  return curl.new()
 end
 
 -- basiq.config{ transport = "curl" | "ngx" | table | function(req) }. A
@@ -71,9 +39,9 @@ end
 -- is called as a method (its own self) and may leave out what it does not
 -- change. who names the public function for a mistake.
 function M.resolve(who, v)
-  if v == "curl" then return M.curl() end
-  if v == "ngx" then return require("basiq.ngx").transport() end
-  local t = M.curl()
+  if v == "curl" then return curl.new() end
+  if v == "ngx" then return require("basiq.transport.ngx").transport() end
+  local t = curl.new()
   if type(v) == "function" then
     t.request, t.batch = function(_, req) return v(req) end, nil
     return t

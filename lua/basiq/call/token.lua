@@ -126,7 +126,7 @@ function M.get(store, clock, key, fetch, deadline)
     if token and expires_in > 0 then return token, nil, waited end
     local now = clock.now()
     if now >= deadline then
-      return nil, require("basiq.errors").new("timeout", "timed out waiting for another token renewal")
+      return nil, require("basiq.shared.errors").new("timeout", "timed out waiting for another token renewal")
     end
     clock.sleep(math.min(wait, deadline - now))
     wait, waited = math.min(wait * 2, 0.1), true
