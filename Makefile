@@ -15,7 +15,7 @@ HDR     := $(wildcard src/*.h)
 CFLAGS  ?= -O2 -g
 WARN    := -std=gnu99 -fPIC -Wall -Wextra -Werror -DBASIQ_VERSION='"$(VERSION)"'
 CFLAGS  += $(WARN) -I$(LUA_INC)
-LDLIBS  := -lcurl -lcrypto -lhiredis
+LDLIBS  := -lcurl -lcrypto -lhiredis -lhttp_parser -lz
 
 export LUA_PATH_5_4  := $(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;;
 export LUA_CPATH_5_4 := $(CURDIR)/$(BUILD)/?.so;;
