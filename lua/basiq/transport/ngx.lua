@@ -55,6 +55,8 @@ local function tls_failure(err, name)
   local hint = TLS_HINTS[err:sub(1, 3)]
   if err == "certificate host mismatch" then
     err = "the certificate is not for " .. name
+  elseif err == "the certificate did not verify" then
+    hint = "it is not for " .. name .. ", or not signed by a CA in lua_ssl_trusted_certificate (" .. TLS_HINTS["20:"] .. ")"
   end
   return failure("TLS handshake with " .. name .. " failed: " .. err .. (hint and "; " .. hint or ""), "tls", false)
 end
@@ -90,34 +92,40 @@ end
 
 local now = function() return core.now() end
 
--- One exchange on one connection: the outcome, and whether it failed on a
--- pooled connection before any byte of an answer came (the server had
--- closed it while idle: the request can go again on a new one). fresh:
--- take a new connection, kept out of the pool afterwards.
-local function exchange(req, wire, pool, host, port, name, deadline, fresh)
+-- One exchange on one connection: its outcome. A pooled connection that
+-- the server closes is no reason to send again here: nginx drops pooled
+-- connections that close while idle, and whether a request that met a
+-- closed connection may go again is the engine's rule (a POST may have
+-- arrived), so it fails like any other.
+local function exchange(req, wire, pool, host, port, name, deadline)
   local sock = ngx.socket.tcp()
   local t0 = now()
   local left_ms = floor((deadline - t0) * 1000)
   if left_ms < 1 then return failure("the call's time budget ran out", "timeout", false) end
   sock:settimeouts(min(req.connect_timeout or 10000, left_ms), left_ms, left_ms)
-  local ok, err = sock:connect(host, port, opts_of(fresh and pool .. " fresh" or pool))
+  local ok, err = sock:connect(host, port, opts_of(pool))
   if not ok then return connect_failure(err, host) end
-  local reused = not fresh and (sock:getreusedtimes() or 0) > 0
+  local reused = (sock:getreusedtimes() or 0) > 0
   if name and not reused then
-    ok, err = sock:sslhandshake(false, name, true)
-    if not ok then
+    -- Debian's lua-nginx-module 0.10.23 (with lua-resty-core 0.1.25) loses
+    -- a verification error when a handshake completes at once, and with
+    -- reused_session = false it then returns true (fixed upstream in 2026:
+    -- lua-nginx-module #2506). Asking for the session (nil) makes that path
+    -- look at the result, where the lost error fails an assertion: caught
+    -- here as the verification failure it is.
+    local done, session, herr = pcall(sock.sslhandshake, sock, nil, name, true)
+    if not (done and session) then
       sock:close()
-      return tls_failure(tostring(err), name)
+      return tls_failure(done and tostring(herr) or "the certificate did not verify", name)
     end
   end
   local wait = reused and 0 or now() - t0 -- the time it took to get a connection
   ok, err = sock:send(wire)
   if not ok then
     sock:close()
-    if reused then return nil, true end
     return failure("send failed: " .. err, err == "timeout" and "timeout" or "send", true)
   end
-  local r, got = take_reply(req), false
+  local r = take_reply(req)
   while true do
     left_ms = floor((deadline - now()) * 1000)
     if left_ms < 1 then
@@ -128,25 +136,18 @@ local function exchange(req, wire, pool, host, port, name, deadline, fresh)
     local data, rerr = sock:receiveany(65536)
     local status, headers, body, keep
     if data then
-      got = true
       status, headers, body, keep = r:feed(data)
     elseif rerr == "closed" then
-      if reused and not got then
-        sock:close()
-        give_back(r)
-        return nil, true
-      end
       status, headers, body, keep = r:eof()
     else
       sock:close()
       give_back(r)
-      if reused and not got and rerr ~= "timeout" then return nil, true end
       if rerr == "timeout" then return failure("the answer did not come in time", "timeout", true) end
       return failure("receive failed: " .. rerr, "recv", true)
     end
     if status then
       give_back(r)
-      if keep and not fresh then sock:setkeepalive() else sock:close() end
+      if keep then sock:setkeepalive() else sock:close() end
       return { status = status, headers = headers, body = body, wait = wait }
     elseif status == false then
       sock:close()
@@ -168,11 +169,7 @@ local function request(_, req)
   if not wire then return failure(pool, host, false) end
   local deadline = t0 + (req.timeout or 60000) / 1000
   stats.begin()
-  local o, stale = exchange(req, wire, pool, host, port, name, deadline, false)
-  if stale then
-    -- as libcurl does: a pooled connection that died idle is no answer
-    o = exchange(req, wire, pool, host, port, name, deadline, true)
-  end
+  local o = exchange(req, wire, pool, host, port, name, deadline)
   stats.finish(o.wait)
   o.time = now() - t0
   return o
