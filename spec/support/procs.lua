@@ -121,10 +121,15 @@ function M.not_in_54()
     .. (jit and jit.version or _VERSION)
 end
 
--- A LuaRocks tree with basiq built for LuaJIT, as nginx loads it: its path.
-function M.luajit_tree()
-  local tree = os.tmpname()
-  os.remove(tree)
+-- A LuaRocks tree with basiq built for LuaJIT, as nginx loads it: its path
+-- (a fresh temporary one unless given).
+function M.luajit_tree(tree)
+  if tree then
+    os.execute("rm -rf " .. M.sh_quote(tree))
+  else
+    tree = os.tmpname()
+    os.remove(tree)
+  end
   local out = M.sh("cd " .. ROOT .. " && luarocks --lua-version=5.1 make --deps-mode=none --tree=" .. tree
     .. " rockspec/basiq-scm-1.rockspec LUA_INCDIR=/usr/include/luajit-2.1; echo exit:$?")
   assert(out:match("exit:0%s*$"), out)

@@ -11,6 +11,7 @@
 --       teardown(function() via.stop() end)
 --       ... basiq.new({ transport = via.transport, ... }) ...
 --       if via.ngx then ... end                   -- nginx's own wording
+--       via.request(req) -> outcome               -- one transfer, for counting transports
 local procs = require("support.procs")
 local cjson = require("cjson")
 
@@ -42,10 +43,11 @@ http {
 }
 ]]
 
--- One LuaJIT tree with basiq for every nginx this run starts.
+-- One LuaJIT tree with basiq for every nginx this run starts, under build/
+-- (made again by each run, never removed by a spec).
 local tree
 function M.tree()
-  tree = tree or procs.luajit_tree()
+  tree = tree or procs.luajit_tree(procs.ROOT .. "/build/nginx-tree")
   return tree
 end
 
@@ -77,12 +79,23 @@ local function relay()
     ng = nil
   end
   function via.log() return ng and ng.log() or "" end
+  function via.request(req) return via.transport:request(req) end
   return via
 end
 
 -- { libcurl's } and, in the 5.4 run, { nginx's } as well.
 function M.each()
-  local list = { { label = "", start = function() end, stop = function() end, log = function() return "" end } }
+  local handle
+  local curl = { label = "", start = function() end, log = function() return "" end }
+  function curl.request(req)
+    handle = handle or require("basiq.core").new()
+    return handle:perform(req)
+  end
+  function curl.stop()
+    if handle then handle:close() end
+    handle = nil
+  end
+  local list = { curl }
   if not procs.not_in_54() then list[2] = relay() end
   return list
 end

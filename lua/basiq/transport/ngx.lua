@@ -123,14 +123,14 @@ local function exchange(req, wire, pool, host, port, name, deadline)
   ok, err = sock:send(wire)
   if not ok then
     sock:close()
-    return failure("send failed: " .. err, err == "timeout" and "timeout" or "send", true)
+    return failure("send failed: " .. err, err == "timeout" and "timeout" or "send", true), not reused
   end
   local r = take_reply(req)
   while true do
     left_ms = floor((deadline - now()) * 1000)
     if left_ms < 1 then
       sock:close()
-      return failure("the answer did not come in time", "timeout", true)
+      return failure("the answer did not come in time", "timeout", true), not reused
     end
     sock:settimeout(left_ms)
     local data, rerr = sock:receiveany(65536)
@@ -142,17 +142,17 @@ local function exchange(req, wire, pool, host, port, name, deadline)
     else
       sock:close()
       give_back(r)
-      if rerr == "timeout" then return failure("the answer did not come in time", "timeout", true) end
-      return failure("receive failed: " .. rerr, "recv", true)
+      if rerr == "timeout" then return failure("the answer did not come in time", "timeout", true), not reused end
+      return failure("receive failed: " .. rerr, "recv", true), not reused
     end
     if status then
       give_back(r)
       if keep then sock:setkeepalive() else sock:close() end
-      return { status = status, headers = headers, body = body, wait = wait }
+      return { status = status, headers = headers, body = body, wait = wait }, not reused
     elseif status == false then
       sock:close()
       give_back(r)
-      return failure(headers, body, true)
+      return failure(headers, body, true), not reused
     end
   end
 end
@@ -169,8 +169,8 @@ local function request(_, req)
   if not wire then return failure(pool, host, false) end
   local deadline = t0 + (req.timeout or 60000) / 1000
   stats.begin()
-  local o = exchange(req, wire, pool, host, port, name, deadline)
-  stats.finish(o.wait)
+  local o, opened = exchange(req, wire, pool, host, port, name, deadline)
+  stats.finish(opened, o.wait)
   o.time = now() - t0
   return o
 end

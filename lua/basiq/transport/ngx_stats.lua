@@ -1,15 +1,16 @@
--- basiq.stats() inside nginx: the nginx transport's calls in flight, how
--- many waited for a connection (a new one, with its connect and TLS
--- handshake; a pooled one takes none) and the longest wait, for this worker
--- and (through lua_shared_dict basiq) for all workers. Counting never fails
--- a call and never blocks the event loop.
+-- basiq.stats() inside nginx: the nginx transport's calls in flight, calls
+-- made, how many opened a connection (its connect and TLS handshake: the
+-- wait for a connection; the others reused one from the pool) and the
+-- longest such wait, for this worker and (through lua_shared_dict basiq)
+-- for all workers. Counting never fails a call and never blocks the event
+-- loop.
 local M = {}
 
 local DICT = "basiq"
 local PUBLISH = 1 -- seconds between a worker's reports to the shared dict
 
 -- this worker's counters
-local mine = { inflight = 0, calls = 0, waited = 0, longestWaitMs = 0 }
+local mine = { inflight = 0, calls = 0, connected = 0, longestWaitMs = 0 }
 local publishing = false
 
 local function dict()
@@ -18,11 +19,11 @@ end
 
 -- This worker's numbers, as a table.
 local function snapshot()
-  return { pid = ngx.worker.pid(), inflight = mine.inflight, calls = mine.calls, waited = mine.waited,
+  return { pid = ngx.worker.pid(), inflight = mine.inflight, calls = mine.calls, connected = mine.connected,
            longestWaitMs = mine.longestWaitMs }
 end
 
-local FIELDS = { "inflight", "calls", "waited", "longestWaitMs" }
+local FIELDS = { "inflight", "calls", "connected", "longestWaitMs" }
 
 -- Every PUBLISH seconds while calls happen, this worker's numbers go to the
 -- shared dict (expiring, so a worker that exits drops out).
@@ -42,20 +43,17 @@ local function start_publishing()
   publishing = ngx.timer.at(0, publish) and true or false
 end
 
--- A call starts, and ends having waited `wait` seconds for its connection
--- (nil: it never had one).
+-- A call starts; it ends having opened a connection or not, after waiting
+-- `wait` seconds for one (nil: it never had one).
 function M.begin()
   mine.inflight, mine.calls = mine.inflight + 1, mine.calls + 1
   start_publishing()
 end
 
-function M.finish(wait)
+function M.finish(opened, wait)
   mine.inflight = mine.inflight - 1
-  if wait then
-    local ms = wait * 1000
-    if ms >= 1 then mine.waited = mine.waited + 1 end
-    if ms > mine.longestWaitMs then mine.longestWaitMs = ms end
-  end
+  if opened then mine.connected = mine.connected + 1 end
+  if wait and wait * 1000 > mine.longestWaitMs then mine.longestWaitMs = wait * 1000 end
 end
 
 -- { worker = {...}, all = {...} | nil }: all sums every worker's last
