@@ -36,7 +36,8 @@ build = {
     ["basiq.core"] = {
       sources = { "src/buf.c", "src/core.c", "src/crypto.c", "src/easy.c", "src/encode.c", "src/multi.c", "src/redis.c", "src/reply.c", "src/wire.c", "src/xfer.c" },
       libraries = { "curl", "crypto", "hiredis", "http_parser", "z" },
-      libdirs = { "$(CURL_LIBDIR)", "$(CRYPTO_LIBDIR)", "$(HIREDIS_LIBDIR)", "$(HTTP_PARSER_LIBDIR)", "$(ZLIB_LIBDIR)" },
+      libdirs = { "$(CURL_LIBDIR)", "$(CRYPTO_LIBDIR)", "$(HIREDIS_LIBDIR)", "$(HTTP_PARSER_LIBDIR)",
+                  "$(ZLIB_LIBDIR)" },
       defines = { "BASIQ_VERSION=\"0.1.0\"" },
     },
     ["basiq.batch"] = "lua/basiq/batch.lua",
@@ -83,6 +84,7 @@ build = {
     ["basiq.transport"] = "lua/basiq/transport/init.lua",
     ["basiq.transport.libcurl"] = "lua/basiq/transport/libcurl.lua",
     ["basiq.transport.ngx"] = "lua/basiq/transport/ngx.lua",
+    ["basiq.transport.ngx_check"] = "lua/basiq/transport/ngx_check.lua",
     ["basiq.transport.ngx_stats"] = "lua/basiq/transport/ngx_stats.lua",
     ["basiq.transport.ngx_tokens"] = "lua/basiq/transport/ngx_tokens.lua",
     ["basiq.version"] = "lua/basiq/version.lua",

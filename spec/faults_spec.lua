@@ -197,5 +197,18 @@ describe("faults" .. via.label, function()
     assert.is_nil(res)
     assert.are.equal("connect", err.code)
   end)
+
+  it("keeps a connection for the next call only after a complete keep-alive answer", function()
+    local function peer() return assert(client.server(srv.url).getUser({ userId = "p" })).data.peer end
+    local first = peer()
+    assert.are.equal(first, peer()) -- kept, and taken again
+    for _, case in ipairs({ { "/closing" }, { "/fault/big/5000", { maxBodySize = 1000 } }, { "/stall", { timeout = 300 } },
+                            { "/fault/midbody" }, { "/fault/badchunk" } }) do
+      local before = peer()
+      client.server(srv.url .. case[1]).config(case[2] or {}).getUser({ userId = "x" })
+      client.config({ maxBodySize = 64 * 1024 * 1024, timeout = 3000 })
+      assert.are_not.equal(before, peer(), case[1] .. ": its connection was kept")
+    end
+  end)
 end)
 end

@@ -5,7 +5,6 @@ local procs = require("support.procs")
 local transports = require("support.transports")
 local basiq = require("basiq")
 local cjson = require("cjson")
-local core = require("basiq.core")
 
 local MB = ("m"):rep(1024 * 1024)
 local DEEP = {}

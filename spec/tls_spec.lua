@@ -146,4 +146,43 @@ describe("TLS verification (nginx cosockets)", function()
     assert.are.equal("tls", err.code)
     assert.matches("caFile cannot apply inside nginx", err.message, 1, true)
   end)
+
+  -- a TLS server that serves many connections at once (s_server takes one at a time)
+  local function tls_nginx(cert, key)
+    return procs.nginx([[
+worker_processes 1;
+events { worker_connections 64; }
+http {
+@NGINX_HTTP@
+  server {
+    listen 127.0.0.1:@PORT@ ssl;
+    ssl_certificate @CERT@;
+    ssl_certificate_key @KEY@;
+    location / { default_type application/json; return 200 '{"tls":true}'; }
+  }
+}
+]], transports.tree(), { CERT = cert, KEY = key })
+  end
+
+  it("never takes a connection that other code pooled to the same address, unverified", function()
+    local backend = tls_nginx(good_cert, good_cert:gsub("%.pem$", ".key"))
+    local port = backend.url:match(":(%d+)$")
+    local out = procs.sh(procs.PLAIN .. "curl -s '" .. untrusted.url() .. "/other-code?port=" .. port .. "&name=localhost'")
+    assert.are.equal("pooled\n", out)
+    local res, err = get(untrusted, "https://localhost:" .. port)
+    backend.stop()
+    assert.is_nil(res)
+    assert.are.equal("tls", err.code)
+    assert.matches("lua_ssl_trusted_certificate", err.message, 1, true) -- verified, and refused
+  end)
+
+  it("never serves an https call on a pooled http connection to the same address", function()
+    local srv = procs.httpd()
+    local plain = basiq.new({ server = srv.url, transport = via.transport, retries = 0 }).auth("tok")
+    assert.are.equal(200, assert(plain.getUser({ userId = "u1" })).status) -- now pooled
+    local res, err = get(via, "https://localhost:" .. srv.port)
+    srv.stop()
+    assert.is_nil(res)
+    assert.are.equal("tls", err.code, tostring(err))
+  end)
 end)

@@ -132,13 +132,15 @@ static int inflate_slice(basiq_reply *r, const char *at, size_t n, char *out, si
     r->z.next_out = (Bytef *)out;
     r->z.avail_out = (uInt)outlen;
     rc = inflate(&r->z, Z_NO_FLUSH);
+    /* what was decoded before any error counts first, so that the outcome
+     * does not depend on how the bytes were split */
+    if (keep_body(r, out, outlen - r->z.avail_out) != 0) return -1;
     if (rc != Z_OK && rc != Z_STREAM_END && rc != Z_BUF_ERROR) {
       char msg[96];
       snprintf(msg, sizeof msg, "error while decoding the gzip body: %s", r->z.msg ? r->z.msg : "corrupt data");
       fail(r, "network", msg);
       return -1;
     }
-    if (keep_body(r, out, outlen - r->z.avail_out) != 0) return -1;
     if (rc == Z_STREAM_END) r->z_end = 1;
     /* done with this input once it is all read and zlib holds no more output */
     else if (rc == Z_BUF_ERROR || (r->z.avail_in == 0 && r->z.avail_out != 0)) return 0;

@@ -21,7 +21,8 @@ local function modules()
   lines[#lines + 1] = '    ["basiq.core"] = {'
   lines[#lines + 1] = "      sources = { " .. table.concat(sources, ", ") .. " },"
   lines[#lines + 1] = '      libraries = { "curl", "crypto", "hiredis", "http_parser", "z" },'
-  lines[#lines + 1] = '      libdirs = { "$(CURL_LIBDIR)", "$(CRYPTO_LIBDIR)", "$(HIREDIS_LIBDIR)", "$(HTTP_PARSER_LIBDIR)", "$(ZLIB_LIBDIR)" },'
+  lines[#lines + 1] = '      libdirs = { "$(CURL_LIBDIR)", "$(CRYPTO_LIBDIR)", "$(HIREDIS_LIBDIR)", "$(HTTP_PARSER_LIBDIR)",'
+  lines[#lines + 1] = '                  "$(ZLIB_LIBDIR)" },'
   lines[#lines + 1] = string.format("      defines = { %q },", 'BASIQ_VERSION="' .. version .. '"')
   lines[#lines + 1] = "    },"
   for _, path in ipairs(list("ls lua/basiq/*.lua lua/basiq/*/*.lua")) do

@@ -39,6 +39,18 @@ http {
         ngx.print(cjson.encode(o))
       }
     }
+    # other code of the worker, pooling an unverified TLS connection under
+    # nginx's default pool name for the address (host:port)
+    location = /other-code {
+      content_by_lua_block {
+        local sock = ngx.socket.tcp()
+        sock:settimeout(2000)
+        assert(sock:connect("127.0.0.1", tonumber(ngx.var.arg_port)))
+        assert(sock:sslhandshake(nil, ngx.var.arg_name, false))
+        assert(sock:setkeepalive())
+        ngx.say("pooled")
+      }
+    }
   }
 }
 ]]
@@ -79,6 +91,7 @@ local function relay()
     ng = nil
   end
   function via.log() return ng and ng.log() or "" end
+  function via.url() return ng.url end
   function via.request(req) return via.transport:request(req) end
   return via
 end
