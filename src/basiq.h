@@ -55,7 +55,8 @@ typedef struct {
   http_parser p;
   z_stream z;
   int z_on, z_end, gzip;  /* inflating a gzip body; its stream ended */
-  basiq_buf head, body;   /* "Name: value\r\n" lines; the (decoded) body */
+  basiq_buf head, body;   /* header names and values back to back; the (decoded) body */
+  basiq_buf pairs;        /* where each header's name and value lie in head (reply.c) */
   size_t max_body, seen;  /* the body cap; bytes fed so far */
   size_t line_len;        /* the header line being read, so far */
   int head_only;          /* an answer to HEAD: no body */
@@ -77,6 +78,8 @@ void basiq_xfer_cleanup(basiq_xfer *x); /* idempotent */
 const char *basiq_xfer_prepare(lua_State *L, int t, basiq_xfer *x); /* NULL ok; may raise */
 int basiq_xfer_push(lua_State *L, basiq_xfer *x, CURLcode rc); /* the outcome table: 1 value */
 void basiq_push_headers(lua_State *L, const char *raw, size_t len);             /* a raw block as a table */
+void basiq_push_header(lua_State *L, const char *name, size_t nlen, const char *value,
+                       size_t vlen); /* into the table on top: lower-case name, repeats joined */
 void basiq_push_failure(lua_State *L, const char *message, CURLcode rc, int sent); /* one never sent */
 
 void basiq_handle_type(lua_State *L, const char *name, const luaL_Reg *methods, lua_CFunction close,

@@ -24,9 +24,13 @@ static void fail(basiq_reply *r, const char *kind, const char *message) {
 
 static basiq_reply *of(http_parser *p) { return p->data; }
 
-/* Header lines are kept as "Name: value\r\n" in r->head, the shape the
- * libcurl transport's header block has, so one function (buf.c) turns
- * both into the headers table. Trailers (after the body) are not kept. */
+/* Header names and values are kept back to back in r->head, and where each
+ * lies in r->pairs, so they are read once: for the coding here, for the
+ * headers table by the Lua half. Trailers (after the body) are not kept. */
+typedef struct { size_t name, name_len, value, value_len; } pair;
+
+static pair *last_pair(basiq_reply *r) { return (pair *)(void *)(r->pairs.data + r->pairs.len) - 1; }
+
 /* A line over libcurl's own limit fails as it does in the libcurl transport. */
 static int line_cap(basiq_reply *r, size_t n) {
   char msg[64];
@@ -40,13 +44,16 @@ static int line_cap(basiq_reply *r, size_t n) {
 static int on_field(http_parser *p, const char *at, size_t n) {
   basiq_reply *r = of(p);
   if (r->in_body) return 0;
-  if (r->in_value) {
-    if (basiq_buf_append(&r->head, "\r\n", 2) != 0) goto oom;
+  if (r->in_value || r->pairs.len == 0) { /* a new line */
+    pair fresh = { 0, 0, 0, 0 };
+    fresh.name = r->head.len;
+    if (basiq_buf_append(&r->pairs, (const char *)&fresh, sizeof fresh) != 0) goto oom;
     r->line_len = 0;
+    r->in_value = 0;
   }
-  r->in_value = 0;
   if (line_cap(r, n) != 0) return -1;
   if (basiq_buf_append(&r->head, at, n) != 0) goto oom;
+  last_pair(r)->name_len += n;
   return 0;
 oom:
   fail(r, "network", "out of memory");
@@ -55,11 +62,14 @@ oom:
 
 static int on_value(http_parser *p, const char *at, size_t n) {
   basiq_reply *r = of(p);
-  if (r->in_body) return 0;
-  if (!r->in_value && basiq_buf_append(&r->head, ": ", 2) != 0) goto oom;
-  r->in_value = 1;
+  if (r->in_body || r->pairs.len == 0) return 0;
+  if (!r->in_value) {
+    last_pair(r)->value = r->head.len;
+    r->in_value = 1;
+  }
   if (line_cap(r, n) != 0) return -1;
   if (basiq_buf_append(&r->head, at, n) != 0) goto oom;
+  last_pair(r)->value_len += n;
   return 0;
 oom:
   fail(r, "network", "out of memory");
@@ -73,17 +83,10 @@ static int gzip_coded(const char *v, size_t n) {
   return (n == 4 && strncasecmp(v, "gzip", 4) == 0) || (n == 6 && strncasecmp(v, "x-gzip", 6) == 0);
 }
 
-static void find_encoding(void *ud, const char *name, size_t nlen, const char *value, size_t vlen) {
-  basiq_reply *r = ud;
-  if (nlen == 16 && strncasecmp(name, "content-encoding", 16) == 0) r->gzip = gzip_coded(value, vlen);
-}
-
 static int on_headers_complete(http_parser *p) {
   basiq_reply *r = of(p);
-  if (r->in_value && basiq_buf_append(&r->head, "\r\n", 2) != 0) {
-    fail(r, "network", "out of memory");
-    return -1;
-  }
+  const pair *h = (const pair *)(void *)r->pairs.data;
+  size_t i, n = r->pairs.len / sizeof *h;
   r->in_value = 0;
   if (p->status_code == 101) {
     fail(r, "protocol", "malformed answer: the server switched protocols");
@@ -92,7 +95,9 @@ static int on_headers_complete(http_parser *p) {
   if (p->status_code / 100 == 1) return 0; /* interim: its lines are dropped when it completes */
   r->in_body = 1;
   r->gzip = 0;
-  basiq_parse_headers(r->head.data, r->head.len, find_encoding, r);
+  for (i = 0; i < n; i++)
+    if (h[i].name_len == 16 && strncasecmp(r->head.data + h[i].name, "content-encoding", 16) == 0)
+      r->gzip = gzip_coded(r->head.data + h[i].value, h[i].value_len);
   if (r->gzip) {
     memset(&r->z, 0, sizeof r->z);
     if (inflateInit2(&r->z, 15 + 16) != Z_OK) {
@@ -163,7 +168,7 @@ static int on_body(http_parser *p, const char *at, size_t n) {
 static int on_message_complete(http_parser *p) {
   basiq_reply *r = of(p);
   if (p->status_code / 100 == 1) {
-    r->head.len = 0; /* an interim answer (100 Continue...): the real one follows */
+    r->head.len = r->pairs.len = 0; /* an interim answer (100 Continue...): the real one follows */
     return 0;
   }
   if (r->z_on && !r->z_end) {
@@ -182,12 +187,13 @@ static const http_parser_settings SETTINGS = {
 };
 
 void basiq_reply_init(basiq_reply *r, size_t max_body, int head_only) {
-  basiq_buf head = r->head, body = r->body; /* buffers are kept for the next answer */
+  basiq_buf head = r->head, body = r->body, pairs = r->pairs; /* buffers are kept for the next answer */
   basiq_reply_release(r);
   memset(r, 0, sizeof *r);
   r->head = head;
   r->body = body;
-  r->head.len = r->body.len = 0;
+  r->pairs = pairs;
+  r->head.len = r->body.len = r->pairs.len = 0;
   r->max_body = max_body;
   r->head_only = head_only;
   http_parser_init(&r->p, HTTP_RESPONSE);
@@ -200,6 +206,7 @@ void basiq_reply_release(basiq_reply *r) {
 
 void basiq_reply_free(basiq_reply *r) {
   basiq_reply_release(r);
+  basiq_buf_free(&r->pairs);
   basiq_buf_free(&r->head);
   basiq_buf_free(&r->body);
 }
@@ -307,7 +314,17 @@ static int push_state(lua_State *L, basiq_reply *r) {
     return 3;
   }
   lua_pushinteger(L, (lua_Integer)r->status);
-  basiq_push_headers(L, r->head.data, r->head.len);
+  {
+    const pair *h = (const pair *)(void *)r->pairs.data;
+    size_t i, n = r->pairs.len / sizeof *h;
+    lua_createtable(L, 0, (int)n);
+    for (i = 0; i < n; i++) {
+      const char *v = r->head.data + h[i].value;
+      size_t vlen = h[i].value_len;
+      while (vlen && (v[vlen - 1] == ' ' || v[vlen - 1] == '\t')) vlen--; /* http-parser keeps trailing blanks */
+      if (h[i].name_len) basiq_push_header(L, r->head.data + h[i].name, h[i].name_len, v, vlen);
+    }
+  }
   lua_pushlstring(L, r->body.len ? r->body.data : "", r->body.len);
   lua_pushboolean(L, r->keepalive);
   if (r->body.cap > 1024 * 1024) basiq_buf_free(&r->body); /* don't pin a huge page */

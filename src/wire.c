@@ -15,34 +15,85 @@
  * transport does (xfer.c), but asking for gzip only: the coding reply.c
  * decodes. */
 #define FIXED_LINES "User-Agent: basiq-lua/" BASIQ_VERSION "\r\nAccept-Encoding: gzip\r\n"
+#define ADD(b, lit) luaL_addlstring((b), (lit), sizeof(lit) - 1)
 
-/* The parts of a URL a request needs, each owned by libcurl until freed. */
+/* The parts of a URL a request needs: pointers into the URL itself (the
+ * common, plain shape) or into strings libcurl's parser made (any other). */
 typedef struct {
   CURLU *u;
-  char *scheme, *host, *port, *path, *query;
+  char *owned[5];         /* libcurl's strings, freed with the parts */
+  const char *scheme, *host, *port, *path, *query; /* NUL-terminated, or with the lengths below */
+  size_t scheme_len, host_len, port_len, path_len, query_len;
+  long port_number;
 } url_parts;
 
 static void free_parts(url_parts *p) {
-  curl_free(p->scheme);
-  curl_free(p->host);
-  curl_free(p->port);
-  curl_free(p->path);
-  curl_free(p->query);
+  int i;
+  for (i = 0; i < 5; i++) curl_free(p->owned[i]);
   if (p->u) curl_url_cleanup(p->u);
   memset(p, 0, sizeof *p);
 }
 
+static int host_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '-';
+}
+
+/* The plain shape every call's URL has (http[s]://host[:port]/path?query,
+ * the host a name or an IPv4 address, nothing in the rest but printable
+ * ASCII and no fragment), read in place: 0. Anything else -1, and
+ * libcurl's own parser decides, so both transports read a URL alike. */
+static int plain_url(const char *url, size_t len, url_parts *p) {
+  const char *s = url, *end = url + len, *h;
+  unsigned long port = 0;
+  if (len > 8 && memcmp(s, "https://", 8) == 0) { p->scheme_len = 5; s += 8; }
+  else if (len > 7 && memcmp(s, "http://", 7) == 0) { p->scheme_len = 4; s += 7; }
+  else return -1;
+  p->scheme = url;
+  for (h = s; s < end && host_char(*s); s++) {}
+  if (s == h) return -1;
+  p->host = h;
+  p->host_len = (size_t)(s - h);
+  if (s < end && *s == ':') {
+    const char *d = ++s;
+    while (s < end && *s >= '0' && *s <= '9' && s - d < 5) port = port * 10 + (unsigned long)(*s++ - '0');
+    if (s == d || port == 0 || port > 65535) return -1;
+    p->port = d;
+    p->port_len = (size_t)(s - d);
+  } else {
+    port = p->scheme_len == 5 ? 443 : 80;
+    p->port = p->scheme_len == 5 ? "443" : "80";
+    p->port_len = p->scheme_len == 5 ? 3 : 2;
+  }
+  p->port_number = (long)port;
+  if (s < end && *s != '/' && *s != '?') return -1;
+  p->path = s;
+  for (; s < end; s++) {
+    if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f || *s == '#') return -1;
+    if (*s == '?' && !p->query) {
+      p->path_len = (size_t)(s - p->path);
+      p->query = s + 1;
+    }
+  }
+  if (p->query) p->query_len = (size_t)(end - p->query);
+  else p->path_len = (size_t)(end - p->path);
+  if (p->path_len == 0) { p->path = "/"; p->path_len = 1; }
+  return 0;
+}
+
 /* NULL, or why the URL cannot be sent (and its kind in *kind). */
-static const char *read_url(const char *url, url_parts *p, const char **kind) {
+static const char *read_url(const char *url, size_t len, url_parts *p, const char **kind) {
   CURLUcode rc;
   char *user = NULL;
+  int i;
   *kind = "url";
+  memset(p, 0, sizeof *p);
+  if (plain_url(url, len, p) == 0) return NULL;
   memset(p, 0, sizeof *p);
   if ((p->u = curl_url()) == NULL) return "out of memory";
   rc = curl_url_set(p->u, CURLUPART_URL, url, CURLU_PATH_AS_IS);
   if (rc != CURLUE_OK) return curl_url_strerror(rc);
-  if (curl_url_get(p->u, CURLUPART_SCHEME, &p->scheme, 0) != CURLUE_OK) return "no scheme";
-  if (strcmp(p->scheme, "http") != 0 && strcmp(p->scheme, "https") != 0) {
+  if (curl_url_get(p->u, CURLUPART_SCHEME, &p->owned[0], 0) != CURLUE_OK) return "no scheme";
+  if (strcmp(p->owned[0], "http") != 0 && strcmp(p->owned[0], "https") != 0) {
     *kind = "protocol";
     return "only http and https are allowed";
   }
@@ -50,11 +101,25 @@ static const char *read_url(const char *url, url_parts *p, const char **kind) {
     curl_free(user);
     return "a URL with credentials in it is refused";
   }
-  if (curl_url_get(p->u, CURLUPART_HOST, &p->host, 0) != CURLUE_OK) return "no host";
-  if (curl_url_get(p->u, CURLUPART_PORT, &p->port, CURLU_DEFAULT_PORT) != CURLUE_OK) return "no port";
-  if (curl_url_get(p->u, CURLUPART_PATH, &p->path, 0) != CURLUE_OK) return "no path";
-  rc = curl_url_get(p->u, CURLUPART_QUERY, &p->query, 0);
+  if (curl_url_get(p->u, CURLUPART_HOST, &p->owned[1], 0) != CURLUE_OK) return "no host";
+  if (curl_url_get(p->u, CURLUPART_PORT, &p->owned[2], CURLU_DEFAULT_PORT) != CURLUE_OK) return "no port";
+  if (curl_url_get(p->u, CURLUPART_PATH, &p->owned[3], 0) != CURLUE_OK) return "no path";
+  rc = curl_url_get(p->u, CURLUPART_QUERY, &p->owned[4], 0);
   if (rc != CURLUE_OK && rc != CURLUE_NO_QUERY) return curl_url_strerror(rc);
+  p->scheme = p->owned[0];
+  p->host = p->owned[1];
+  p->port = p->owned[2];
+  p->port_number = strtol(p->port, NULL, 10);
+  p->path = p->owned[3];
+  p->query = p->owned[4];
+  for (i = 0; i < 5; i++) {
+    size_t n = p->owned[i] ? strlen(p->owned[i]) : 0;
+    if (i == 0) p->scheme_len = n;
+    else if (i == 1) p->host_len = n;
+    else if (i == 2) p->port_len = n;
+    else if (i == 3) p->path_len = n;
+    else p->query_len = n;
+  }
   return NULL;
 }
 
@@ -69,9 +134,9 @@ static int is_token(const char *s) {
  * multipart name or file name. */
 static void add_quoted(luaL_Buffer *b, const char *s) {
   for (; *s; s++) {
-    if (*s == '"') luaL_addstring(b, "%22");
-    else if (*s == '\r') luaL_addstring(b, "%0D");
-    else if (*s == '\n') luaL_addstring(b, "%0A");
+    if (*s == '"') ADD(b, "%22");
+    else if (*s == '\r') ADD(b, "%0D");
+    else if (*s == '\n') ADD(b, "%0A");
     else luaL_addchar(b, *s);
   }
 }
@@ -106,22 +171,22 @@ static const char *push_multipart(lua_State *L, int t, char boundary[41]) {
     type = field(L, -1, "type", NULL);
     lua_pop(L, 1);
     if (name == NULL) return "multipart part without a name";
-    luaL_addstring(&b, "--");
+    ADD(&b, "--");
     luaL_addstring(&b, boundary);
-    luaL_addstring(&b, "\r\nContent-Disposition: form-data; name=\"");
+    ADD(&b, "\r\nContent-Disposition: form-data; name=\"");
     add_quoted(&b, name);
     luaL_addchar(&b, '"');
     if (fname) {
-      luaL_addstring(&b, "; filename=\"");
+      ADD(&b, "; filename=\"");
       add_quoted(&b, fname);
       luaL_addchar(&b, '"');
     }
     if (type) {
       if (strpbrk(type, "\r\n")) return "a multipart type contains CR or LF";
-      luaL_addstring(&b, "\r\nContent-Type: ");
+      ADD(&b, "\r\nContent-Type: ");
       luaL_addstring(&b, type);
     }
-    luaL_addstring(&b, "\r\n\r\n");
+    ADD(&b, "\r\n\r\n");
     if (path) {
       char chunk[8192];
       size_t got;
@@ -133,11 +198,11 @@ static const char *push_multipart(lua_State *L, int t, char boundary[41]) {
     } else if (data) {
       luaL_addlstring(&b, data, dlen);
     }
-    luaL_addstring(&b, "\r\n");
+    ADD(&b, "\r\n");
   }
-  luaL_addstring(&b, "--");
+  ADD(&b, "--");
   luaL_addstring(&b, boundary);
-  luaL_addstring(&b, "--\r\n");
+  ADD(&b, "--\r\n");
   luaL_pushresult(&b);
   return NULL;
 }
@@ -157,7 +222,7 @@ static const char *add_lines(lua_State *L, luaL_Buffer *b, int t, int *has_accep
     }
     if (len >= 7 && strncasecmp(line, "accept:", 7) == 0) *has_accept = 1;
     luaL_addvalue(b);
-    luaL_addstring(b, "\r\n");
+    ADD(b, "\r\n");
   }
   return NULL;
 }
@@ -206,7 +271,7 @@ static int l_http_request(lua_State *L) {
     lua_pushstring(L, kind);
     return 3;
   }
-  err = read_url(url, &p, &kind);
+  err = read_url(url, ulen, &p, &kind);
   if (err) {
     free_parts(&p);
     lua_pushnil(L);
@@ -214,26 +279,26 @@ static int l_http_request(lua_State *L) {
     lua_pushstring(L, kind);
     return 3;
   }
-  https = strcmp(p.scheme, "https") == 0;
-  default_port = strcmp(p.port, https ? "443" : "80") == 0;
-  loopback_name = strcasecmp(p.host, "localhost") == 0;
+  https = p.scheme_len == 5;
+  default_port = p.port_number == (https ? 443 : 80) && p.port_len == (https ? 3u : 2u);
+  loopback_name = p.host_len == 9 && strncasecmp(p.host, "localhost", 9) == 0;
   top = lua_gettop(L);
 
   luaL_buffinit(L, &b);
   luaL_addstring(&b, method);
   luaL_addchar(&b, ' ');
-  luaL_addstring(&b, p.path);
+  luaL_addlstring(&b, p.path, p.path_len);
   if (p.query) {
     luaL_addchar(&b, '?');
-    luaL_addstring(&b, p.query);
+    luaL_addlstring(&b, p.query, p.query_len);
   }
-  luaL_addstring(&b, " HTTP/1.1\r\nHost: ");
-  luaL_addstring(&b, p.host);
+  ADD(&b, " HTTP/1.1\r\nHost: ");
+  luaL_addlstring(&b, p.host, p.host_len);
   if (!default_port) {
     luaL_addchar(&b, ':');
-    luaL_addstring(&b, p.port);
+    luaL_addlstring(&b, p.port, p.port_len);
   }
-  luaL_addstring(&b, "\r\n");
+  ADD(&b, "\r\n");
   err = lua_isnil(L, 2) ? NULL : add_lines(L, &b, 2, &has_accept);
   if (err) {
     free_parts(&p);
@@ -243,28 +308,45 @@ static int l_http_request(lua_State *L) {
     lua_pushliteral(L, "url");
     return 3;
   }
-  if (!has_accept) luaL_addstring(&b, "Accept: */*\r\n"); /* as libcurl sends */
-  luaL_addstring(&b, FIXED_LINES);
+  if (!has_accept) ADD(&b, "Accept: */*\r\n"); /* as libcurl sends */
+  ADD(&b, FIXED_LINES);
   if (boundary[0]) {
-    luaL_addstring(&b, "Content-Type: multipart/form-data; boundary=");
+    ADD(&b, "Content-Type: multipart/form-data; boundary=");
     luaL_addstring(&b, boundary);
-    luaL_addstring(&b, "\r\n");
+    ADD(&b, "\r\n");
   }
   if (body || strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0 || strcmp(method, "PATCH") == 0) {
-    char cl[40];
-    snprintf(cl, sizeof cl, "Content-Length: %zu\r\n", body ? blen : (size_t)0);
-    luaL_addstring(&b, cl);
+    char digits[24], *d = digits + sizeof digits;
+    size_t n = body ? blen : 0;
+    do { *--d = (char)('0' + n % 10); n /= 10; } while (n);
+    ADD(&b, "Content-Length: ");
+    luaL_addlstring(&b, d, (size_t)(digits + sizeof digits - d));
+    ADD(&b, "\r\n");
   }
-  luaL_addstring(&b, "\r\n");
+  ADD(&b, "\r\n");
   if (body) luaL_addlstring(&b, body, blen);
   luaL_pushresult(&b);
 
-  lua_pushfstring(L, "basiq %s %s %s %s", p.scheme, loopback_name ? "127.0.0.1" : p.host, p.port,
-                  https ? p.host : "-");
+  {
+    /* the pool: scheme, the address connected to, the port, the TLS name */
+    luaL_Buffer pb;
+    luaL_buffinit(L, &pb);
+    ADD(&pb, "basiq ");
+    luaL_addlstring(&pb, p.scheme, p.scheme_len);
+    luaL_addchar(&pb, ' ');
+    if (loopback_name) ADD(&pb, "127.0.0.1");
+    else luaL_addlstring(&pb, p.host, p.host_len);
+    luaL_addchar(&pb, ' ');
+    luaL_addlstring(&pb, p.port, p.port_len);
+    luaL_addchar(&pb, ' ');
+    if (https) luaL_addlstring(&pb, p.host, p.host_len);
+    else luaL_addchar(&pb, '-');
+    luaL_pushresult(&pb);
+  }
   if (loopback_name) lua_pushliteral(L, "127.0.0.1");
-  else lua_pushstring(L, p.host);
-  lua_pushinteger(L, (lua_Integer)atoi(p.port));
-  if (https) lua_pushstring(L, p.host);
+  else lua_pushlstring(L, p.host, p.host_len);
+  lua_pushinteger(L, (lua_Integer)p.port_number);
+  if (https) lua_pushlstring(L, p.host, p.host_len);
   else lua_pushnil(L);
   free_parts(&p);
   return 5;

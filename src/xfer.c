@@ -308,8 +308,7 @@ static int maybe_sent(basiq_xfer *x) {
   return req_size != 0 || up != 0;
 }
 
-static void push_header(void *ud, const char *name, size_t nlen, const char *value, size_t vlen) {
-  lua_State *L = ud;
+void basiq_push_header(lua_State *L, const char *name, size_t nlen, const char *value, size_t vlen) {
   char lower[256];
   size_t i;
   if (nlen >= sizeof lower) return; /* no legitimate header name is that long */
@@ -326,6 +325,10 @@ static void push_header(void *ud, const char *name, size_t nlen, const char *val
     lua_pushlstring(L, value, vlen);
   }
   lua_rawset(L, -3);
+}
+
+static void push_line(void *ud, const char *name, size_t nlen, const char *value, size_t vlen) {
+  basiq_push_header(ud, name, nlen, value, vlen);
 }
 
 /* Whether the last header block has ended (a blank line). */
@@ -380,7 +383,7 @@ void basiq_push_headers(lua_State *L, const char *raw, size_t len) {
   int lines = 0;
   while (p && (p = memchr(p, '\n', (size_t)(end - p))) != NULL) { lines++; p++; }
   lua_createtable(L, 0, lines); /* one slot a line (the status line's spare): no rehash as it fills */
-  basiq_parse_headers(raw, len, push_header, L);
+  basiq_parse_headers(raw, len, push_line, L);
 }
 
 /* Pushes a finished transfer's outcome table: { status, headers, body,

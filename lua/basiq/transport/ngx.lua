@@ -97,42 +97,47 @@ local now = function() return core.now() end
 -- connections that close while idle, and whether a request that met a
 -- closed connection may go again is the engine's rule (a POST may have
 -- arrived), so it fails like any other.
-local function exchange(req, wire, pool, host, port, name, deadline)
+local function exchange(req, wire, pool, host, port, name, t0, deadline)
   local sock = ngx.socket.tcp()
-  local t0 = now()
   local left_ms = floor((deadline - t0) * 1000)
-  if left_ms < 1 then return failure("the call's time budget ran out", "timeout", false) end
   sock:settimeouts(min(req.connect_timeout or 10000, left_ms), left_ms, left_ms)
   local ok, err = sock:connect(host, port, opts_of(pool))
   if not ok then return connect_failure(err, host) end
-  local reused = (sock:getreusedtimes() or 0) > 0
-  if name and not reused then
-    -- Debian's lua-nginx-module 0.10.23 (with lua-resty-core 0.1.25) loses
-    -- a verification error when a handshake completes at once, and with
-    -- reused_session = false it then returns true (fixed upstream in 2026:
-    -- lua-nginx-module #2506). Asking for the session (nil) makes that path
-    -- look at the result, where the lost error fails an assertion: caught
-    -- here as the verification failure it is.
-    local done, session, herr = pcall(sock.sslhandshake, sock, nil, name, true)
-    if not (done and session) then
-      sock:close()
-      return tls_failure(done and tostring(herr) or "the certificate did not verify", name)
+  local reused, wait = sock:getreusedtimes() > 0, 0
+  if not reused then
+    if name then
+      -- Debian's lua-nginx-module 0.10.23 (with lua-resty-core 0.1.25) loses
+      -- a verification error when a handshake completes at once, and with
+      -- reused_session = false it then returns true (fixed upstream in 2026:
+      -- lua-nginx-module #2506). Asking for the session (nil) makes that path
+      -- look at the result, where the lost error fails an assertion: caught
+      -- here as the verification failure it is.
+      local done, session, herr = pcall(sock.sslhandshake, sock, nil, name, true)
+      if not (done and session) then
+        sock:close()
+        return tls_failure(done and tostring(herr) or "the certificate did not verify", name)
+      end
     end
+    wait = now() - t0 -- the time it took to get a connection: its connect and handshake
   end
-  local wait = reused and 0 or now() - t0 -- the time it took to get a connection
   ok, err = sock:send(wire)
   if not ok then
     sock:close()
     return failure("send failed: " .. err, err == "timeout" and "timeout" or "send", true), not reused
   end
   local r = take_reply(req)
+  local first = true
   while true do
-    left_ms = floor((deadline - now()) * 1000)
-    if left_ms < 1 then
-      sock:close()
-      return failure("the answer did not come in time", "timeout", true), not reused
+    if not first then -- the read timeout set above holds for the first read
+      left_ms = floor((deadline - now()) * 1000)
+      if left_ms < 1 then
+        sock:close()
+        give_back(r)
+        return failure("the answer did not come in time", "timeout", true), not reused
+      end
+      sock:settimeout(left_ms)
     end
-    sock:settimeout(left_ms)
+    first = false
     local data, rerr = sock:receiveany(65536)
     local status, headers, body, keep
     if data then
@@ -159,7 +164,6 @@ end
 
 local http_request
 local function request(_, req)
-  local t0 = now()
   if req.cainfo then
     return failure("option caFile cannot apply inside nginx: cosockets verify only against"
       .. " lua_ssl_trusted_certificate; add your CA to the file that line names", "tls", false)
@@ -167,9 +171,10 @@ local function request(_, req)
   http_request = http_request or core.http_request
   local wire, pool, host, port, name = http_request(req)
   if not wire then return failure(pool, host, false) end
+  local t0 = now()
   local deadline = t0 + (req.timeout or 60000) / 1000
   stats.begin()
-  local o, opened = exchange(req, wire, pool, host, port, name, deadline)
+  local o, opened = exchange(req, wire, pool, host, port, name, t0, deadline)
   stats.finish(opened, o.wait)
   o.time = now() - t0
   return o
