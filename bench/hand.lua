@@ -7,7 +7,9 @@ local cjson = require("cjson")
 
 local M = {}
 
-function M.get(host, port, path)
+-- status, the decoded body | nil, err. raw: the status alone, undecoded
+-- (the nginx section's ladder).
+function M.get(host, port, path, raw)
   local sock = ngx.socket.tcp()
   sock:settimeouts(10000, 60000, 60000)
   local ok, err = sock:connect(host, port)
@@ -30,6 +32,7 @@ function M.get(host, port, path)
   body, err = sock:receive(len)
   if not body then return nil, err end
   sock:setkeepalive()
+  if raw then return status end
   return status, cjson.decode(body)
 end
 

@@ -95,6 +95,16 @@ static int on_headers_complete(http_parser *p) {
   if (p->status_code / 100 == 1) return 0; /* interim: its lines are dropped when it completes */
   r->in_body = 1;
   r->gzip = 0;
+  /* room for a body of known length at once, rather than doubling up to it
+   * (up to 1 MB: a length the server only claims reserves no more) */
+  if (p->content_length != (uint64_t)-1 && p->content_length > 0 && p->content_length <= r->max_body &&
+      p->content_length <= 1024 * 1024 && p->content_length + 1 > r->body.cap) {
+    char *d = realloc(r->body.data, (size_t)p->content_length + 1);
+    if (d != NULL) {
+      r->body.data = d;
+      r->body.cap = (size_t)p->content_length + 1;
+    }
+  }
   for (i = 0; i < n; i++)
     if (h[i].name_len == 16 && strncasecmp(r->head.data + h[i].name, "content-encoding", 16) == 0)
       r->gzip = gzip_coded(r->head.data + h[i].value, h[i].value_len);
@@ -327,7 +337,9 @@ static int push_state(lua_State *L, basiq_reply *r) {
   }
   lua_pushlstring(L, r->body.len ? r->body.data : "", r->body.len);
   lua_pushboolean(L, r->keepalive);
-  if (r->body.cap > 1024 * 1024) basiq_buf_free(&r->body); /* don't pin a huge page */
+  /* the body lives on in the Lua string: many answers in flight at once
+   * should not each hold a copy until the parser is collected or reused */
+  if (r->body.cap > 4096) basiq_buf_free(&r->body);
   basiq_reply_release(r);
   return 4;
 }

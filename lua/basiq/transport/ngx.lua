@@ -77,6 +77,8 @@ local function give_back(r)
   if nspare < 64 then
     nspare = nspare + 1
     spare[nspare] = r
+  else
+    r:close() -- its buffers now, not when the collector gets to it
   end
 end
 
