@@ -49,6 +49,29 @@ local EXTRA = [[
       }
     }
     location = /phase/init_worker { content_by_lua_block { ngx.say(BASIQ_INIT_WORKER) } }
+    location = /batch {
+      content_by_lua_block {
+        local c = require("basiq").new({ server = ngx.var.arg_server }).auth("tok")
+        local calls = {}
+        for i = 1, 8 do calls[i] = { "getUser", { userId = "u" .. i } } end
+        local t0 = ngx.now()
+        local results, errors = c.batch(calls, { concurrency = 4 })
+        ngx.update_time()
+        local out = { seconds = ngx.now() - t0 }
+        for i = 1, 8 do out[i] = results[i] and results[i].data.target or tostring(errors[i]) end
+        ngx.say(require("cjson").encode(out))
+      }
+    }
+    location = /events {
+      content_by_lua_block {
+        local events = {}
+        local c = require("basiq").new({ server = ngx.var.arg_server, observe = function(ev) events[#events + 1] = ev end })
+        c.auth("Bearer-secret-token")
+        assert(c.getUser({ userId = "e1" }))
+        assert(c.getUser({ userId = "e2" }))
+        ngx.say(require("cjson").encode(events))
+      }
+    }
     location = /phase/header_filter {
       content_by_lua_block { ngx.say("ok") }
       header_filter_by_lua_block {
@@ -415,5 +438,35 @@ describe("in nginx", function()
     assert.truthy(up, out .. log)
     assert.matches('"method":"POST"', created, 1, true)
     assert.are.equal(1, #issued())
+  end)
+  it("runs a batch at once on light threads, under its concurrency cap", function()
+    local ng = nginx(tree, 1, srv.url)
+    local text = sh("curl -s '" .. ng.url .. "/batch?server=" .. srv.url .. "/inflight/nb/300'")
+    local log = ng.log()
+    ng.stop()
+    local out = cjson.decode(text)
+    assert.is_table(out, text .. log)
+    local stats = cjson.decode(sh("curl -s " .. srv.url .. "/inflight/nb/stats"))
+    for i = 1, 8 do assert.are.equal("/inflight/nb/300/users/u" .. i, out[tostring(i)] or out[i], text) end
+    assert.are.equal(8, stats.total)
+    assert.are.equal(4, stats.max) -- four at once, never more
+    -- two waves of 0.3 s, not eight one after another (2.4 s)
+    assert.is_true(out.seconds >= 0.55 and out.seconds < 2, "8 calls of 0.3 s, 4 at a time, took " .. out.seconds .. " s")
+  end)
+
+  it("gives each attempt an event with its wait for a connection, and no credential", function()
+    local ng = nginx(tree, 1, srv.url)
+    local text = sh("curl -s '" .. ng.url .. "/events?server=" .. srv.url .. "'")
+    ng.stop()
+    local events = cjson.decode(text)
+    assert.are.equal(2, #events)
+    for _, ev in ipairs(events) do
+      assert.are.equal("attempt", ev.kind)
+      assert.are.equal(200, ev.status)
+      assert.is_number(ev.waitMs)
+    end
+    assert.is_true(events[1].waitMs > 0) -- a new connection: its connect
+    assert.are.equal(0, events[2].waitMs) -- the pooled one: no wait
+    assert.is_nil(text:find("secret-token", 1, true), text)
   end)
 end)
