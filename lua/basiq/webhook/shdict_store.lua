@@ -42,8 +42,11 @@ function Store:get(key)
   return (self.dict:get(key))
 end
 
-function Store:delete(key)
-  self.dict:delete(key)
+-- With value: only while the key holds it. The dict has no compare-and-
+-- delete: between the get and the delete another worker could take a mark
+-- that lapsed that very instant, which a 60 s lease makes all but never.
+function Store:delete(key, value)
+  if value == nil or self.dict:get(key) == value then self.dict:delete(key) end
 end
 
 -- Inside nginx: the store over lua_shared_dict basiq_webhooks, or nil and
