@@ -14,23 +14,25 @@ local SECRET = "whsec_" .. core.b64encode("fleet-webhook-secret-0123456")
 local PASSWORD = "redis-pass-webhooks-4c1"
 local KEY = "ZmxlZXQta2V5"
 local ROOT, sh = procs.ROOT, procs.sh
-local LUA = "env -u LD_PRELOAD LUA_PATH_5_4='" .. ROOT .. "/lua/?.lua;" .. ROOT .. "/lua/?/init.lua;;' LUA_CPATH_5_4='"
-  .. ROOT .. "/build/lua5.4/?.so;;' lua5.4 "
+local LUA_ENV = { "LUA_PATH_5_4=" .. ROOT .. "/lua/?.lua;" .. ROOT .. "/lua/?/init.lua;;",
+  "LUA_CPATH_5_4=" .. ROOT .. "/build/lua5.4/?.so;;" }
 
 local function count(text, plain) return select(2, text:gsub(plain:gsub("%p", "%%%0"), "")) end
 
--- A Basiq event about an entity on base (its GET counted under key), and
--- the curl arguments that deliver it signed as webhook-id id; the body's
--- file is removed by done().
+-- A Basiq event about an entity on base (its GET counted under key): its
+-- body, its signed headers as webhook-id id, and the curl arguments that
+-- deliver it; the body's file is removed by done().
 local function delivery(id, base, key)
   local body = '{"eventTypeId":"user.created","eventId":"ev-' .. id .. '","links":{"eventEntity":"' .. base
     .. "/flaky/" .. key .. '/0/500/users/entity-private-' .. id .. '"}}'
   local ts = tostring(os.time())
   local path = procs.temp_file(body)
+  local headers = { ["webhook-id"] = id, ["webhook-timestamp"] = ts,
+    ["webhook-signature"] = basiq.webhook.sign(SECRET, id, ts, body) }
   return {
-    id = id, body = body,
+    id = id, body = body, headers = headers,
     args = "-s -X POST -H 'Content-Type: application/json' -H 'webhook-id: " .. id .. "' -H 'webhook-timestamp: " .. ts
-      .. "' -H 'webhook-signature: " .. basiq.webhook.sign(SECRET, id, ts, body) .. "' --data-binary @" .. path,
+      .. "' -H 'webhook-signature: " .. headers["webhook-signature"] .. "' --data-binary @" .. path,
     done = function() os.remove(path) end,
   }
 end
@@ -86,6 +88,60 @@ describe("webhooks across a fleet, through Redis", function()
     return srv.url .. "/tok/60/d300-fleet" .. n
   end
   local function fetched(key) return #procs.get_json(srv.url .. "/flaky/" .. key .. "/stats").attempts end
+  local function logs(hosts) return hosts[1].log() .. hosts[2].log() end
+
+  -- Two hosts ({ url, log() }, whose handler fetches its entity from base)
+  -- given one delivery `times` times at once, then once each later: the
+  -- handler ran once in all; ran(log, id) counts its runs. -> their logs
+  local function at_once_and_later(hosts, base, id, times, ran)
+    local key = "entity-" .. id
+    local d = delivery(id, base, key)
+    local urls = {}
+    for i = 1, times do urls[i] = hosts[i % 2 + 1].url end
+    -- one host runs the handler (0.3 s); the other is told it is in
+    -- progress, and both acknowledge it once it is done
+    local at_once = post(d, urls)
+    local later = post(d, { hosts[1].url, hosts[2].url })
+    d.done()
+    local log = logs(hosts)
+    local t = tally(at_once)
+    assert.are.equal(times, (t[200] or 0) + (t[503] or 0), log)
+    assert.is_true((t[503] or 0) >= 1, "no attempt was told it is in progress:\n" .. log)
+    assert.are.same({ 200, 200 }, later)
+    assert.are.equal(1, ran(log, id), log)
+    assert.are.equal(1, fetched(key))
+    local stored = contents(redis)
+    assert.matches("basiq:webhook:" .. id .. " = processed\n", stored .. "\n", 1, true)
+    assert_clean(stored, d)
+    assert_clean(log, d)
+    return log
+  end
+
+  -- Redis stopped under two hosts: a delivery answered 503 on both, the
+  -- handler not run, said once per host; Redis back: processed once.
+  local function stopped_and_back(hosts, base, id, ran)
+    local port, key = redis.port, "entity-" .. id
+    redis.stop()
+    local d = delivery(id, base, key)
+    local down = post(d, { hosts[1].url, hosts[2].url, hosts[1].url, hosts[2].url })
+    assert.are.same({ 503, 503, 503, 503 }, down, logs(hosts))
+    assert.are.equal(0, ran(logs(hosts), id))
+    for _, h in ipairs(hosts) do -- once each, not once a delivery
+      assert.are.equal(1, count(h.log(), "the webhook delivery store is unavailable"), h.log())
+    end
+    redis = procs.redis_server(port, PASSWORD)
+    local back = post(d, { hosts[1].url, hosts[2].url })
+    local again = post(d, { hosts[1].url, hosts[2].url })
+    d.done()
+    local log = logs(hosts)
+    assert.are.equal(1, tally(back)[200], log) -- one processed it; the other was told it is in progress
+    assert.are.same({ 200, 200 }, again)
+    assert.are.equal(1, ran(log, id), log)
+    assert.are.equal(1, fetched(key))
+    for _, h in ipairs(hosts) do assert.are.equal(1, count(h.log(), "the webhook delivery store is back"), h.log()) end
+    assert_clean(log, d)
+    return log
+  end
 
   describe("two plain-Lua hosts running examples/webhook_receiver.lua", function()
     local hosts, base = {}, nil
@@ -95,9 +151,8 @@ describe("webhooks across a fleet, through Redis", function()
         local port, log = procs.free_port(), os.tmpname()
         local pid = procs.spawn({ "env", "-u", "LD_PRELOAD", "PORT=" .. port, "BASIQ_WEBHOOK_SECRET=" .. SECRET,
           "BASIQ_API_KEY=" .. KEY, "BASIQ_SERVER=" .. base, "REDIS_HOST=127.0.0.1", "REDIS_PORT=" .. redis.port,
-          "REDIS_PASSWORD=" .. PASSWORD, "BASIQ_DEBUG=1",
-          "LUA_PATH_5_4=" .. ROOT .. "/lua/?.lua;" .. ROOT .. "/lua/?/init.lua;;",
-          "LUA_CPATH_5_4=" .. ROOT .. "/build/lua5.4/?.so;;", "lua5.4", ROOT .. "/examples/webhook_receiver.lua" }, log)
+          "REDIS_PASSWORD=" .. PASSWORD, "BASIQ_DEBUG=1", LUA_ENV[1], LUA_ENV[2], "lua5.4",
+          ROOT .. "/examples/webhook_receiver.lua" }, log)
         assert(procs.wait_port(port, 10, pid), "the receiver did not start: " .. procs.read_file(log))
         hosts[i] = { url = "http://127.0.0.1:" .. port .. "/basiq", pid = pid,
           log = function() return procs.read_file(log) end,
@@ -105,63 +160,25 @@ describe("webhooks across a fleet, through Redis", function()
       end
     end)
     teardown(function() for _, h in ipairs(hosts) do h.stop() end end)
-    local function logs() return hosts[1].log() .. hosts[2].log() end
+    local function ran(log, id) return count(log, "processed\tuser.created\tev-" .. id .. "\t" .. id) end
 
     it("process a delivery that reaches both at once, and again later, once in all", function()
-      local key = "fleet-entity-plain-1"
-      local d = delivery("msg_plain_1", base, key)
-      -- three attempts at each host together: one runs the handler (0.3 s),
-      -- the other host is told it is in progress, then acknowledges it
-      local at_once = post(d, { hosts[1].url, hosts[2].url, hosts[1].url, hosts[2].url, hosts[1].url, hosts[2].url })
-      local later = post(d, { hosts[1].url, hosts[2].url })
-      d.done()
-      local log = logs()
-      local t = tally(at_once)
-      assert.are.equal(6, (t[200] or 0) + (t[503] or 0), log)
-      assert.is_true((t[503] or 0) >= 1, "no attempt was told it is in progress:\n" .. log)
-      assert.are.same({ 200, 200 }, later)
-      assert.are.equal(1, count(log, "processed\tuser.created\tev-msg_plain_1\tmsg_plain_1"), log)
-      assert.are.equal(1, fetched(key))
-      -- the debug log: a line per attempt, none holding the secret or the body
+      local log = at_once_and_later(hosts, base, "msg_plain_1", 6, ran)
+      -- BASIQ_DEBUG=1: a line per delivery answered
       assert.are.equal(1, count(log, "basiq: webhook processed user.created 200"), log)
       assert.are.equal(8, count(log, "basiq: webhook "), log)
-      assert_clean(log, d)
-      local stored = contents(redis)
-      assert.matches("basiq:webhook:msg_plain_1 = processed\n", stored .. "\n", 1, true)
-      assert_clean(stored, d)
     end)
 
     it("answer 503 without running the handler while Redis is stopped, and process the next delivery once it is back",
       function()
-      local port, key = redis.port, "fleet-entity-plain-2"
-      redis.stop()
-      local d = delivery("msg_plain_2", base, key)
-      local down = post(d, { hosts[1].url, hosts[2].url, hosts[1].url, hosts[2].url })
-      local log = logs()
-      assert.are.same({ 503, 503, 503, 503 }, down, log)
-      assert.are.equal(0, count(log, "processed\tuser.created\tev-msg_plain_2"), log)
+      local log = stopped_and_back(hosts, base, "msg_plain_2", ran)
       assert.are.equal(4, count(log, "basiq: webhook unavailable user.created 503"), log)
-      for _, h in ipairs(hosts) do -- once each, not once a delivery
-        assert.are.equal(1, count(h.log(), "basiq: the webhook delivery store is unavailable"), h.log())
-      end
-      redis = procs.redis_server(port, PASSWORD)
-      local back = post(d, { hosts[1].url, hosts[2].url })
-      local again = post(d, { hosts[1].url, hosts[2].url })
-      d.done()
-      log = logs()
-      assert.are.equal(1, tally(back)[200], log) -- one processed it; the other was told it is in progress
-      assert.are.same({ 200, 200 }, again)
-      assert.are.equal(1, count(log, "processed\tuser.created\tev-msg_plain_2\tmsg_plain_2"), log)
-      assert.are.equal(1, fetched(key))
-      for _, h in ipairs(hosts) do assert.are.equal(1, count(h.log(), "the webhook delivery store is back"), h.log()) end
-      assert_clean(log, d)
     end)
   end)
 
   it("lets another host process a delivery once the lease of a host killed inside its handler lapses", function()
     local d = delivery("msg_killed", realm(), "unused")
-    local headers = { ["webhook-id"] = d.id }
-    for k, v in d.args:gmatch("%-H '(webhook%-%a+): ([^']+)'") do headers[k] = v end
+    local headers = d.headers
     local script = procs.temp_file([[
       local basiq = require("basiq")
       local store = basiq.webhook.redisStore({ port = ]] .. redis.port .. [[, password = "]] .. PASSWORD .. [[" })
@@ -174,8 +191,7 @@ describe("webhooks across a fleet, through Redis", function()
         end, { store = store, lease = 2 })
     ]])
     local out = os.tmpname()
-    local pid = procs.spawn({ "env", "-u", "LD_PRELOAD", "LUA_PATH_5_4=" .. ROOT .. "/lua/?.lua;" .. ROOT
-      .. "/lua/?/init.lua;;", "LUA_CPATH_5_4=" .. ROOT .. "/build/lua5.4/?.so;;", "lua5.4", script, d.id,
+    local pid = procs.spawn({ "env", "-u", "LD_PRELOAD", LUA_ENV[1], LUA_ENV[2], "lua5.4", script, d.id,
       headers["webhook-timestamp"], headers["webhook-signature"], d.body }, out)
     local t0 = socket.gettime()
     while not procs.read_file(out):find("in the handler", 1, true) and socket.gettime() - t0 < 10 do socket.sleep(0.05) end
@@ -207,8 +223,7 @@ describe("webhooks across a fleet, through Redis", function()
 
   it("frees only the mark its delivery holds: a host whose lease lapsed never frees the next holder's", function()
     local d = delivery("msg_lapsed", realm(), "unused")
-    local headers = { ["webhook-id"] = d.id }
-    for k, v in d.args:gmatch("%-H '(webhook%-%a+): ([^']+)'") do headers[k] = v end
+    local headers = d.headers
     local store = basiq.webhook.redisStore({ port = redis.port, password = PASSWORD })
     local function host(answer) -- a delivery whose handler waits to be resumed, then answers
       local co = coroutine.create(function()
@@ -234,8 +249,7 @@ describe("webhooks across a fleet, through Redis", function()
 
   it("gives events for every outcome, with Redis as the store, none holding the secret or the body", function()
     local d = delivery("msg_events", realm(), "unused")
-    local headers = { ["webhook-id"] = d.id }
-    for k, v in d.args:gmatch("%-H '(webhook%-%a+): ([^']+)'") do headers[k] = v end
+    local headers = d.headers
     local events = {}
     local client = basiq.new({ observe = function(ev) events[#events + 1] = ev end })
     local store = basiq.webhook.redisStore({ port = redis.port, password = PASSWORD, prefix = "events:" })
@@ -282,8 +296,7 @@ describe("webhooks across a fleet, through Redis", function()
     local code, subs = block:gsub('host = "10%.0%.0%.5"', 'host = "127.0.0.1", port = ' .. redis.port)
     assert.are.equal(1, subs)
     local d = delivery("msg_readme", realm(), "unused")
-    local headers = { ["webhook-id"] = d.id }
-    for k, v in d.args:gmatch("%-H '(webhook%-%a+): ([^']+)'") do headers[k] = v end
+    local headers = d.headers
     local runs = 0
     local env = setmetatable({ basiq = basiq, secrets = { SECRET }, headers = headers, rawBody = d.body,
       handler = function() runs = runs + 1; return true end,
@@ -340,54 +353,18 @@ describe("webhooks across a fleet, through Redis", function()
       for _, h in ipairs(hosts) do h.stop() end
       os.execute("rm -rf " .. tree)
     end)
-    local function logs() return hosts[1].log() .. hosts[2].log() end
-    local function processed(id) return count(logs(), "processed (webhook " .. id .. ")") end
+    local function ran(log, id) return count(log, "processed (webhook " .. id .. ")") end
 
     it("process a delivery that reaches both at once, and again later, once in all", function()
-      local key = "fleet-entity-ngx-1"
-      local d = delivery("msg_ngx_1", base, key)
-      local urls = {}
-      for i = 1, 16 do urls[i] = hosts[i % 2 + 1].url end
-      local at_once = post(d, urls)
-      local later = post(d, { hosts[1].url, hosts[2].url })
-      d.done()
-      local log = logs()
-      local t = tally(at_once)
-      assert.are.equal(16, (t[200] or 0) + (t[503] or 0), log)
-      assert.is_true((t[503] or 0) >= 1, "no attempt was told it is in progress:\n" .. log)
-      assert.are.same({ 200, 200 }, later)
-      assert.are.equal(1, processed(d.id), log)
-      assert.are.equal(1, fetched(key))
-      for _, h in ipairs(hosts) do -- both hosts answered it
-        assert.matches("basiq webhook msg_ngx_1: %d+", h.log())
+      local log = at_once_and_later(hosts, base, "msg_ngx_1", 16, ran)
+      for i = 1, 2 do -- both hosts answered it
+        assert.matches("basiq webhook msg_ngx_1: %d+", hosts[i].log(), nil, false, log)
       end
-      local stored = contents(redis)
-      assert.matches("basiq:webhook:msg_ngx_1 = processed\n", stored .. "\n", 1, true)
-      assert_clean(stored, d)
-      assert_clean(log, d)
     end)
 
     it("answer 503 without running the handler while Redis is stopped, and process the next delivery once it is back",
       function()
-      local port, key = redis.port, "fleet-entity-ngx-2"
-      redis.stop()
-      local d = delivery("msg_ngx_2", base, key)
-      local down = post(d, { hosts[1].url, hosts[2].url, hosts[1].url, hosts[2].url })
-      assert.are.same({ 503, 503, 503, 503 }, down, logs())
-      assert.are.equal(0, processed(d.id))
-      for _, h in ipairs(hosts) do
-        assert.are.equal(1, count(h.log(), "the webhook delivery store is unavailable"), h.log())
-      end
-      redis = procs.redis_server(port, PASSWORD)
-      local back = post(d, { hosts[1].url, hosts[2].url })
-      local again = post(d, { hosts[1].url, hosts[2].url })
-      d.done()
-      local log = logs()
-      assert.are.equal(1, tally(back)[200], log)
-      assert.are.same({ 200, 200 }, again)
-      assert.are.equal(1, processed(d.id), log)
-      assert.are.equal(1, fetched(key))
-      for _, h in ipairs(hosts) do assert.are.equal(1, count(h.log(), "the webhook delivery store is back"), h.log()) end
+      stopped_and_back(hosts, base, "msg_ngx_2", ran)
     end)
   end)
 end)
