@@ -43,8 +43,9 @@ function Store:get(key)
 end
 
 -- With value: only while the key holds it. The dict has no compare-and-
--- delete: between the get and the delete another worker could take a mark
--- that lapsed that very instant, which a 60 s lease makes all but never.
+-- delete, so a mark that lapsed and was taken by another worker between
+-- this get and this delete would still be freed: a window of microseconds,
+-- at the very end of a lease that outlasted its handler.
 function Store:delete(key, value)
   if value == nil or self.dict:get(key) == value then self.dict:delete(key) end
 end
