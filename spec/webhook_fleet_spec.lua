@@ -188,7 +188,7 @@ describe("webhooks across a fleet, through Redis", function()
           io.stdout:flush()
           require("basiq.core").sleep(60)
           return true
-        end, { store = store, lease = 2 })
+        end, { store = store, lease = 3 })
     ]])
     local out = os.tmpname()
     local pid = procs.spawn({ "env", "-u", "LD_PRELOAD", LUA_ENV[1], LUA_ENV[2], "lua5.4", script, d.id,
@@ -202,7 +202,7 @@ describe("webhooks across a fleet, through Redis", function()
     local runs = 0
     local function retry()
       return basiq.webhook.receive(SECRET, headers, d.body, function() runs = runs + 1; return true end,
-        { store = store, lease = 2 })
+        { store = store, lease = 3 })
     end
     local statuses = { retry() }
     assert.are.same({ 503, "another delivery of this webhook-id is being processed" }, statuses)
@@ -211,7 +211,7 @@ describe("webhooks across a fleet, through Redis", function()
     repeat
       socket.sleep(0.1)
       status = retry()
-    until status ~= 503 or socket.gettime() - t0 > 5
+    until status ~= 503 or socket.gettime() - t0 > 10
     os.remove(script)
     os.remove(out)
     d.done()
@@ -225,17 +225,17 @@ describe("webhooks across a fleet, through Redis", function()
     local d = delivery("msg_lapsed", realm(), "unused")
     local headers = d.headers
     local store = basiq.webhook.redisStore({ port = redis.port, password = PASSWORD })
-    local function host(answer) -- a delivery whose handler waits to be resumed, then answers
+    local function host(answer, lease) -- a delivery whose handler waits to be resumed, then answers
       local co = coroutine.create(function()
         return basiq.webhook.receive(SECRET, headers, d.body, function() coroutine.yield(); return answer end,
-          { store = store, lease = 0.3 })
+          { store = store, lease = lease })
       end)
       assert(coroutine.resume(co))
       return co
     end
-    local slow = host(false)
+    local slow = host(false, 0.3)
     socket.sleep(0.4) -- its lease lapses while its handler runs
-    local next_holder = host(true)
+    local next_holder = host(true, 60)
     local held = redis.cli("GET basiq:webhook:msg_lapsed")
     assert.matches("^processing ", held)
     local ok, status = coroutine.resume(slow) -- fails, and frees its own mark: no longer there
