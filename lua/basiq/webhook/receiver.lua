@@ -174,18 +174,18 @@ function M.receive(secrets, headers, body, handler, opts)
   local id = signatures.header(headers, "webhook-id")
 
   local mine = in_progress_mark()
-  local added, aerr = store:add(id, mine, lease)
-  local mark, gerr
-  if not added and (added == nil or aerr ~= "exists" and aerr ~= nil) then
-    gerr = aerr or "no answer"
+  local added, serr = store:add(id, mine, lease)
+  local mark
+  if added == false and (serr == nil or serr == "exists") then
+    mark, serr = store:get(id) -- another delivery holds it, or has processed it
   elseif not added then
-    mark, gerr = store:get(id)
+    serr = serr or "no answer" -- (an ngx.shared.DICT's add says false, "no memory")
   end
-  if gerr ~= nil then
+  if serr ~= nil then
     -- never another store in its place: a host alone cannot tell a duplicate
-    store_failed(state, store, gerr)
+    store_failed(state, store, serr)
     return answer(state, "unavailable", 503, "the delivery store could not take it; try later",
-      failure("store", "the store could not answer: " .. tostring(gerr), gerr), event)
+      failure("store", "the store could not answer: " .. tostring(serr), serr), event)
   end
   store_answered(state, store)
   if mark == PROCESSED then return answer(state, "duplicate", 200, "already processed", nil, event) end
@@ -200,16 +200,16 @@ function M.receive(secrets, headers, body, handler, opts)
   if ran and done then
     -- whoever holds the mark now (another host, after this one's lease
     -- lapsed): the delivery was processed, and its retries are duplicates
-    local set, serr = store:set(id, PROCESSED, keep)
-    if not set then
-      store_failed(state, store, serr)
+    local kept, kerr = store:set(id, PROCESSED, keep)
+    if not kept then
+      store_failed(state, store, kerr)
       return answer(state, "processed", 200, event, failure("store", "processed, but the store could not keep the"
-        .. " mark (a duplicate would run again): " .. tostring(serr), serr), event, ms)
+        .. " mark (a duplicate would run again): " .. tostring(kerr), kerr), event, ms)
     end
     return answer(state, "processed", 200, event, nil, event, ms)
   end
   -- released, only while this delivery still holds it: Basiq's next attempt runs the handler again
-  local _, derr = store:delete(id, mine)
+  local _, derr = store:delete(id, mine) -- (a store that cannot answer keeps it until the lease lapses)
   if derr ~= nil then store_failed(state, store, derr) end
   local err = not ran and failure("handler", "the handler raised: " .. tostring(done), done)
     or failure("handler", "the handler returned " .. tostring(done) .. (herr ~= nil and ": " .. tostring(herr) or ""),
