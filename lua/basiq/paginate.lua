@@ -1,6 +1,6 @@
 -- basiq.paginate: every page of a list operation, following links.next on
--- the client's own server only (a link elsewhere would take the token with
--- it). Each page is an ordinary call of the engine, routed and guarded as
+-- the client's own server only (guard.within: a path, or a URL under the
+-- server's; a link elsewhere would take the token with it). Each page is an ordinary call of the engine, routed and guarded as
 -- the client's settings are when it is sent.
 local errors = require("basiq.shared.errors")
 local request = require("basiq.call.request")
@@ -43,7 +43,7 @@ function M.pages(state, name, op, server, a, b, nargs)
         req = { method = "GET", path = rest }
       else
         pending = errors.new("pagination", "basiq." .. name
-          .. ": links.next leads away from the client's server; not following it (the token stays here)")
+          .. ": not following links.next (the token stays here): " .. guard.LINK_RULE)
       end
     end
     return res
