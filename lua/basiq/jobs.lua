@@ -3,6 +3,7 @@
 -- by title, never by position (an mfa-challenge step may appear).
 local errors = require("basiq.shared.errors")
 local values = require("basiq.shared.values")
+local suggest = require("basiq.shared.suggest")
 
 local M = {}
 
@@ -13,9 +14,16 @@ function M.valid_id(id)
 end
 
 -- The options both functions take: interval and timeout in seconds, onStep.
+local OPTIONS = { "interval", "timeout", "onStep" }
 local function options(who, opts)
   if opts ~= nil and type(opts) ~= "table" then errors.raise("basiq." .. who .. ": options must be a table") end
   opts = opts or {}
+  for k in pairs(opts) do
+    if k ~= "interval" and k ~= "timeout" and k ~= "onStep" then
+      errors.raise("basiq." .. who .. ": unknown option '" .. values.shown(tostring(k)) .. "'"
+        .. suggest.hint(tostring(k), OPTIONS))
+    end
+  end
   local function ms(k, def)
     local v = opts[k]
     if v == nil then return def / 1000 end

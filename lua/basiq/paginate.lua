@@ -7,6 +7,7 @@ local request = require("basiq.call.request")
 local route = require("basiq.call.route")
 local guard = require("basiq.call.guard")
 local engine = require("basiq.call.engine")
+local observe = require("basiq.call.observe")
 
 local M = {}
 
@@ -14,6 +15,7 @@ local M = {}
 -- after one (false, err), since Lua's for stops at a nil first value.
 function M.pages(state, name, op, server, a, b, nargs)
   if op.method ~= "GET" then errors.raise("basiq.paginate: " .. name .. " is not a list operation (GET)") end
+  if op.deprecated then observe.deprecated(state, name) end
   local req, msg = request.build(name, op, a, b, nargs)
   if not req then errors.raise(msg) end
   local base = route.check(route.of(state, name, op, server), "paginate").base

@@ -247,7 +247,10 @@ end
 function M.bind(state, name)
   local op, server
   return function(...)
-    if not op then op, server = operations.find(state, name) end
+    if not op then
+      op, server = operations.find(state, name)
+      if op.deprecated then observe.deprecated(state, name) end
+    end
     local a, b = ...
     local nargs = select("#", ...)
     local r = state.routes[op] or route.of(state, name, op, server)

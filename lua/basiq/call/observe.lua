@@ -1,7 +1,9 @@
 -- Call events: one table per HTTP attempt (kind "attempt") and per
--- attempt of an automatic token's fetch (kind "token"), handed to the
--- user's observer and to the debug log. An event never holds a credential,
--- a token or a URL; an observer that raises never breaks a call.
+-- attempt of an automatic token's fetch (kind "token"), the token store's
+-- failures ("store") and a deprecated operation's first call
+-- ("deprecated"), handed to the user's observer and to the debug log. An
+-- event never holds a credential, a token or a URL; an observer that
+-- raises never breaks a call.
 local errors = require("basiq.shared.errors")
 local credentials = require("basiq.call.credentials")
 
@@ -20,8 +22,10 @@ local function report(state, why)
   if in_nginx() then ngx.log(ngx.ERR, msg) else io.stderr:write(msg, "\n") end
 end
 
--- One line of the debug log for an event.
+-- One line of the debug log for an event: an attempt's figures, or what
+-- any other event says.
 local function line(ev)
+  if not ev.attempt then return ev.message end
   local parts = { "basiq:", ev.kind, ev.operation, ev.method, ev.status and tostring(ev.status) or ev.code,
     string.format("attempt %d", ev.attempt) }
   if ev.ms then parts[#parts + 1] = string.format("%.1f ms", ev.ms) end
@@ -65,6 +69,20 @@ function M.store(state, what, err)
     or "basiq: the token store is back"
   if in_nginx() then ngx.log(ngx.WARN, text) else io.stderr:write(text, "\n") end
   if state.emit then state.emit({ kind = "store", code = what, message = text }) end
+end
+
+-- Operations whose deprecation this process has told (once each, to the
+-- first client that observes or logs when it calls one).
+local told = {}
+
+-- A call of an operation Basiq's definition marks deprecated: one event
+-- and one debug line, on the first such call in the process that anyone
+-- observes.
+function M.deprecated(state, name)
+  if told[name] or not state.emit then return end
+  told[name] = true
+  state.emit({ kind = "deprecated", operation = name,
+    message = "basiq: " .. name .. " is deprecated in Basiq's definition: it may stop working; said once per process" })
 end
 
 -- The event of attempt n: o its outcome, err the error it ended the call
