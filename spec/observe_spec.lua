@@ -154,6 +154,48 @@ describe("the debug log", function()
     local _, n = out:gsub("basiq: attempt getUser GET 200", "")
     assert.are.equal(1, n, out)
   end)
+
+  it("says once per process that a deprecated operation was called: one event, one debug line", function()
+    local rc, out, err = child("BASIQ_DEBUG=1", [[
+      local basiq = require("basiq")
+      local kinds = {}
+      local function observer(ev)
+        if ev.kind == "deprecated" then kinds[#kinds + 1] = ev.operation .. ": " .. ev.message end
+      end
+      local meta = { userId = "u1", snapshotId = "s1" }
+      assert(basiq.new({ server = arg[1], observe = observer }).auth("t0ken").getIncome(meta))
+      local c = basiq.new({ server = arg[1], observe = observer }).auth("t0ken")
+      assert(c.getIncome(meta))                                  -- another client: said already
+      assert(c.call("getIncome", meta))
+      c.batch({ { "getIncome", meta }, { "getExpenses", meta } }) -- a second operation: said for it
+      assert(c.getUser({ userId = "u1" }))                       -- not deprecated
+      print(table.concat(kinds, "\n"))
+    ]], srv.url)
+    assert.are.equal(0, rc, err)
+    assert.are.equal("getIncome: basiq: getIncome is deprecated in Basiq's definition: it may stop working; said once"
+      .. " per process\ngetExpenses: basiq: getExpenses is deprecated in Basiq's definition: it may stop working;"
+      .. " said once per process\n", out)
+    local _, lines = err:gsub("basiq: getIncome is deprecated", "")
+    assert.are.equal(1, lines, err)
+    local _, attempts = err:gsub("basiq: attempt getIncome GET 200", "")
+    assert.are.equal(4, attempts, err)
+  end)
+
+  it("keeps the news for a client that listens, when the first call had no one listening", function()
+    local rc, out, err = child("-u BASIQ_DEBUG", [[
+      local basiq = require("basiq")
+      local meta = { userId = "u1", snapshotId = "s1" }
+      assert(basiq.new({ server = arg[1] }).auth("t0ken").getIncome(meta))
+      local said = 0
+      local c = basiq.new({ server = arg[1], observe = function(ev) if ev.kind == "deprecated" then said = said + 1 end end })
+      for _ = 1, 3 do
+        for _ in c.auth("t0ken").paginate("getAffordabilityList", { userId = "u1" }) do end
+      end
+      print(said)
+    ]], srv.url)
+    assert.are.equal(0, rc, err)
+    assert.are.equal("1\n", out)
+  end)
 end)
 
 describe("a mistake says how to fix it", function()
