@@ -82,6 +82,16 @@ local EXTRA = [[
         ngx.say(out)
       }
     }
+    location = /jobs {
+      content_by_lua_block {
+        local a = ngx.req.get_uri_args()
+        local ids = {}
+        for id in a.ids:gmatch("[^,]+") do ids[#ids + 1] = id end
+        local c = require("basiq").new({ server = a.server }).auth("tok")
+        local results, errors = c.waitForJobs(ids, { interval = 30, timeout = tonumber(a.timeout) })
+        for _, id in ipairs(ids) do ngx.say(id, " ", results[id] and "success" or errors[id].code) end
+      }
+    }
     location = /phase/log {
       content_by_lua_block { ngx.say("ok") }
       log_by_lua_block {
@@ -213,6 +223,26 @@ describe("in nginx", function()
       socket.sleep(0.05)
     end
     assert.matches("phase-check phase basiq.getUser: cannot call the Basiq API in nginx's log phase", log, 1, true)
+  end)
+
+  it("waits for jobs at once in light threads, the worker serving others meanwhile", function()
+    local ids = { "ok-ng1", "mfa-ng1", "fail-ng1", "slow-ng1" }
+    local t0 = socket.gettime()
+    local out = sh("curl -s '" .. one.url .. "/jobs?timeout=600&server=" .. srv.url .. "/jobsim&ids=" .. table.concat(ids, ",")
+      .. "' & sleep 0.2; curl -s " .. one.url .. "/phase/init_worker; wait")
+    local elapsed = socket.gettime() - t0
+    -- the other request, answered while the jobs were waited for, comes first
+    assert.are.equal("phase basiq.getUser: cannot call the Basiq API in nginx's init_worker phase, where it could only"
+      .. " block the worker; call it from rewrite, access or content, or defer it with ngx.timer.at\n"
+      .. "ok-ng1 success\nmfa-ng1 mfa-required\nfail-ng1 authorization-failed\nslow-ng1 timeout\n", out)
+    assert.is_true(elapsed < 1.5, "waited " .. elapsed .. " s for one 0.6 s timeout")
+    local first, second = 0, math.huge
+    for _, id in ipairs(ids) do
+      local t = procs.get_json(srv.url .. "/jobsim/jobs/" .. id .. "/stats").times
+      first = math.max(first, t[1])
+      if t[2] then second = math.min(second, t[2]) end
+    end
+    assert.is_true(first < second, "the jobs were polled one after another")
   end)
 
   it("verifies TLS on the worker threads as everywhere else", function()
