@@ -50,6 +50,7 @@ build = {
     ["basiq.cli"] = "lua/basiq/cli/init.lua",
     ["basiq.cli.pretty"] = "lua/basiq/cli/pretty.lua",
     ["basiq.client"] = "lua/basiq/client.lua",
+    ["basiq.consent"] = "lua/basiq/consent.lua",
     ["basiq.definitions.compile"] = "lua/basiq/definitions/compile.lua",
     ["basiq.definitions.document"] = "lua/basiq/definitions/document.lua",
     ["basiq.definitions.fetch"] = "lua/basiq/definitions/fetch.lua",
