@@ -155,6 +155,20 @@ describe("the debug log", function()
     assert.are.equal(1, n, out)
   end)
 
+  it("logs a token store's failure with the debug log on, and the call still works", function()
+    local rc, out, err = child("BASIQ_DEBUG=1", [[
+      local down = {}
+      for _, m in ipairs({ "set", "drop", "lock", "unlock" }) do down[m] = function() return nil, "down" end end
+      down.get = function() return false, "down" end
+      local c = require("basiq").new({ server = arg[1] .. "/tok/3600/storedown", apiKey = "a2V5", tokenStore = down })
+      print(assert(c.getUser({ userId = "u1" })).status)
+    ]], srv.url)
+    assert.are.equal(0, rc, err)
+    assert.are.equal("200\n", out)
+    local _, n = err:gsub("basiq: the token store is unavailable %(down%); the client's own store stands in\n", "")
+    assert.are.equal(1, n, err) -- said once, whatever the debug setting
+  end)
+
   it("says once per process that a deprecated operation was called: one event, one debug line", function()
     local rc, out, err = child("BASIQ_DEBUG=1", [[
       local basiq = require("basiq")

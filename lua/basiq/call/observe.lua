@@ -51,7 +51,7 @@ function M.configure(state)
     return
   end
   state.emit = function(ev)
-    if debug then log(state, ev) end
+    if debug and ev.kind ~= "store" then log(state, ev) end -- M.store logs its own, debug or not
     if observer then
       local ok, why = pcall(observer, ev)
       if not ok then report(state, why) end
