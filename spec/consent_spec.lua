@@ -4,6 +4,7 @@
 local procs = require("support.procs")
 local basiq = require("basiq")
 local core = require("basiq.core")
+local secrets = require("support.secrets")
 
 local KEY = "Y29uc2VudC1rZXk6c2VjcmV0LXZhbHVl"
 local CONSENT = "http://127.0.0.1:9/consent-ui"
@@ -18,21 +19,6 @@ local function query(url)
     names[#names + 1] = k
   end
   return out, names
-end
-
--- every string in v, flattened, for the search for secrets
-local function strings(v, out)
-  out = out or {}
-  if type(v) == "string" then out[#out + 1] = v
-  elseif type(v) == "table" then for k, x in pairs(v) do strings(k, out); strings(x, out) end end
-  return out
-end
-local function holds_none(v, secrets, what)
-  for _, text in ipairs(strings(v)) do
-    for _, secret in ipairs(secrets) do
-      assert.is_nil(text:find(secret, 1, true), "a secret reached " .. what .. ": " .. text)
-    end
-  end
 end
 
 describe("basiq.consentUrl", function()
@@ -79,7 +65,7 @@ describe("basiq.consentUrl", function()
     assert.are.same({ "CLIENT_ACCESS", "user%201%2F%C3%A9" }, { got[1].scope, got[1].userId })
     -- the URL and its token are secrets: no event holds them
     assert.is_true(#events > 0)
-    holds_none(events, { "cu" .. n .. "-1", CONSENT }, "an event")
+    secrets.none(events, { "cu" .. n .. "-1", CONSENT }, "an event")
   end)
 
   it("makes a fresh state of 256 bits when asked, and none unless asked", function()
@@ -125,7 +111,7 @@ describe("basiq.consentUrl", function()
     assert.are.equal("token-life", err.code)
     assert.are.equal("basiq.consentUrl: could not get a token: the token issued lives 20 s, less than the 30 s asked for",
       err.message)
-    holds_none({ err, events }, { "cu" .. n .. "-1" }, "the error or an event")
+    secrets.none({ err, events }, { "cu" .. n .. "-1" }, "the error or an event")
   end)
 
   it("keeps the key out of a failed token request's error, and the URL out of the debug log", function()
@@ -134,7 +120,7 @@ describe("basiq.consentUrl", function()
     assert.is_nil(url)
     assert.are.equal(401, err.status)
     assert.matches("^basiq%.consentUrl: could not get a token: HTTP 401", err.message)
-    holds_none(err, { KEY }, "the error")
+    secrets.none(err, { KEY }, "the error")
     -- BASIQ_DEBUG=1 logs every event: none holds the token or the URL
     n = n + 1
     local script = procs.temp_file(([[
@@ -148,7 +134,7 @@ describe("basiq.consentUrl", function()
     assert.are.equal(0, rc, log)
     assert.are.equal("dbg" .. n .. "-1\n", out)
     assert.matches("basiq: token postToken POST 200", log, 1, true)
-    holds_none(log, { "dbg" .. n .. "-1", CONSENT, KEY }, "the debug log")
+    secrets.none(log, { "dbg" .. n .. "-1", CONSENT, KEY }, "the debug log")
   end)
 
   it("refuses mistakes with the nearest name, before anything is sent", function()

@@ -224,7 +224,7 @@ describe("basiq.waitForJobs", function()
     local c = client()
     local jobs = ids("ok", "mfa", "fail")
     local steps = {}
-    local results, errs = c.waitForJobs(jobs, { interval = 30, timeout = 5000, onStep = function(step, res, id)
+    local results, errs = c.waitForJobs(jobs, { interval = 30, timeout = 5000, onStep = function(_, res, id)
       assert.are.equal(id, res.data.id)
       steps[id] = (steps[id] or 0) + 1
     end })
