@@ -284,7 +284,7 @@ function M.transaction_view(ctx, t)
     subClass = { code = anz and anz[3] or "", title = anz and anz[4] or CLASS_TITLES[m[3]] },
     enrich = { cleanDescription = m[2], tags = {}, category = category, merchant = merchant, location = location },
     links = { self = base .. "/transactions/" .. t.id, account = base .. "/accounts/" .. t.account,
-      institution = ctx.base .. "/institutions/" .. t.institution } }
+      connection = base .. "/connections/" .. t.connection, institution = ctx.base .. "/institutions/" .. t.institution } }
 end
 
 M.TRANSACTION_FIELDS = {

@@ -59,7 +59,7 @@ function M.view(ctx, u)
   end
   out.name = table.concat(parts, " ")
   out.links = { self = base, accounts = base .. "/accounts", connections = base .. "/connections",
-    transactions = base .. "/transactions" }
+    transactions = base .. "/transactions", auth_link = base .. "/auth_link" }
   return out
 end
 
