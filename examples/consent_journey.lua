@@ -4,8 +4,10 @@
 --   BASIQ_API_KEY=... lua5.4 examples/consent_journey.lua
 -- Open the address it prints; when Basiq sends the browser back to your
 -- redirect URL (set in Basiq's dashboard), paste that address here.
--- BASIQ_SERVER and BASIQ_CONSENT_SERVER point it at a local Basiq; USER_ID
--- reuses a user instead of creating one.
+-- BASIQ_SERVER and BASIQ_CONSENT_SERVER point it at a local Basiq (basiq
+-- mock); USER_ID reuses a user instead of creating one; INSTITUTION_ID skips
+-- the Consent UI's institution picker; POLL_MS sets how often the jobs are
+-- looked at (default 1000).
 local basiq = require("basiq")
 
 basiq.auth("Basic " .. assert(os.getenv("BASIQ_API_KEY"), "set BASIQ_API_KEY"))
@@ -30,7 +32,7 @@ end
 -- user and a fresh state. A web app keeps the state in the person's session
 -- and redirects the browser to the address, which it never logs: it holds
 -- the token.
-local url, state = basiq.consentUrl(userId, { state = true })
+local url, state = basiq.consentUrl(userId, { state = true, institutionId = os.getenv("INSTITUTION_ID") })
 if not url then fail(state) end
 print("Open this address to connect a bank:")
 print(url)
@@ -44,27 +46,26 @@ print(#jobIds .. " connection job(s): " .. table.concat(jobIds, ", "))
 
 -- 5. Wait for every job at once; a bank that asks for an MFA code gets one,
 -- then its job is waited for again.
-local pending, failed = jobIds, 0
-while pending[1] do
-  local results, errors = basiq.waitForJobs(pending, { interval = 1000, timeout = 5 * 60 * 1000,
-    onStep = function(step, _, jobId) print(jobId, step.title, step.status) end })
-  pending = {}
-  for _, id in ipairs(jobIds) do
+local waiting = jobIds
+while waiting[1] do
+  local results, errors = basiq.waitForJobs(waiting, { interval = tonumber(os.getenv("POLL_MS")) or 1000,
+    timeout = 5 * 60 * 1000, onStep = function(step, _, jobId) print(jobId, step.title, step.status) end })
+  local again = {}
+  for _, id in ipairs(waiting) do
     local e = errors[id]
     if results[id] then
       print(id .. ": connected")
-    elseif e and e.code == "mfa-required" then
-      io.write(id .. ": " .. table.concat(e.data.input or { "MFA code" }, " ") .. " ")
+    elseif e.code == "mfa-required" then
+      io.write(id .. ": " .. table.concat(e.data.input or { "MFA code" }, " ") .. ": ")
       io.flush()
       local ok, merr = basiq.postJobMfa({ ["mfa-response"] = { io.read("*l") or "" } }, { jobId = id })
       if not ok then fail(merr) end
-      pending[#pending + 1] = id
-    elseif e then
-      print(id .. ": failed at " .. tostring(e.step) .. ": " .. e.message)
-      failed = failed + 1
+      again[#again + 1] = id
+    else
+      print(id .. ": " .. e.message) -- a failed step (e.step, e.code), or the timeout
     end
   end
-  jobIds = pending
+  waiting = again
 end
 
 -- 6. What the person shared: their accounts, then their transactions page by page.
@@ -82,4 +83,3 @@ for page, perr in basiq.paginate("getTransactions", { userId = userId, limit = 1
   end
 end
 print(count .. " transaction(s)")
-if failed > 0 then os.exit(2) end

@@ -27,7 +27,7 @@ if not userId then
 end
 
 local jobs = {}
-local results, errors = basiq.waitForJobs(jobIds, { interval = 1000, timeout = 60000 })
+local results, errors = basiq.waitForJobs(jobIds, { interval = 500, timeout = 60000 })
 for _, id in ipairs(jobIds) do
   -- mfa-required: the Consent UI asks the person; timeout: still running, a
   -- webhook (or a later look) tells the rest
