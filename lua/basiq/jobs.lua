@@ -4,6 +4,7 @@
 local errors = require("basiq.shared.errors")
 local values = require("basiq.shared.values")
 local suggest = require("basiq.shared.suggest")
+local engine = require("basiq.call.engine")
 
 local M = {}
 
@@ -117,8 +118,13 @@ function M.wait(client, clock, jobId, opts)
   return wait_one(client, clock, job("waitForJob", jobId, onStep), interval, clock.now() + timeout)
 end
 
--- Inside nginx, with a transport that yields (its sleep is nginx's): each
--- job in a light thread of its own, so every poll overlaps the others.
+-- Inside nginx, with a transport that yields (its sleep is nginx's) in a
+-- phase that has light threads: each job in one of its own, so every poll
+-- overlaps the others.
+local THREAD_PHASES = { rewrite = true, access = true, content = true, timer = true }
+local function threads_here(clock)
+  return ngx ~= nil and clock.sleep == ngx.sleep and THREAD_PHASES[ngx.get_phase()] ~= nil
+end
 local function in_threads(client, clock, list, interval, deadline, results, errs)
   local threads = {}
   for i, j in ipairs(list) do threads[i] = ngx.thread.spawn(wait_one, client, clock, j, interval, deadline) end
@@ -186,14 +192,14 @@ function M.wait_all(client, state, jobIds, opts)
   end
   local results, errs = {}, {}
   if not list[1] then return results, errs end
-  local perr = require("basiq.call.engine").unusable(state, "waitForJobs")
+  local perr = engine.unusable(state, "waitForJobs")
   if perr then
     for _, j in ipairs(list) do errs[j.id] = perr end
     return results, errs
   end
   local clock = state.transport
   local deadline = clock.now() + timeout
-  if ngx ~= nil and clock.sleep == ngx.sleep and #list > 1 then
+  if #list > 1 and threads_here(clock) then
     in_threads(client, clock, list, interval, deadline, results, errs)
   else
     in_rounds(client, clock, list, interval, deadline, results, errs)
