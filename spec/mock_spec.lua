@@ -418,11 +418,54 @@ describe("basiq mock's scenarios", function()
     assert.are.equal(401, raw_get(mock.url .. "/home").status)
   end)
 
+  it("delivers to a webhook added through the API on this machine, signed with the secret it answered", function()
+    local hooks = receiver()
+    local wh = assert(c.addWebhook({ url = hooks.url, subscribedEvents = { "user.created" } })).data
+    assert.matches("^whsec_", wh.secret)
+    local uid = new_user(c)
+    local headers, body = hooks.take(function() return 200 end)
+    hooks.close()
+    assert.is_true(basiq.webhook.verify(wh.secret, headers, body))
+    assert.are.equal(uid, cjson.decode(body).links.eventEntity:match("/users/(.+)$"))
+    local msg = assert(c.listMessages({ webhookId = wh.id })).data.data[1]
+    assert.are.equal("user.created", msg.eventTypeId)
+    assert(c.deleteWebhook({ webhookId = wh.id }))
+  end)
+
+  it("delivers https through the core, TLS verified: an untrusted certificate is refused", function()
+    local dir = os.tmpname()
+    os.remove(dir)
+    assert(procs.execute("mkdir -p " .. dir .. " && openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=x"
+      .. " -addext subjectAltName=IP:127.0.0.1 -keyout " .. dir .. "/k.pem -out " .. dir .. "/c.pem 2>/dev/null"))
+    local port = procs.free_port()
+    local pid = procs.spawn({ "openssl", "s_server", "-accept", "127.0.0.1:" .. port, "-cert", dir .. "/c.pem",
+      "-key", dir .. "/k.pem", "-www", "-quiet" }, dir .. "/log")
+    assert(procs.wait_port(port, 10, pid))
+    local m = procs.mock({ "--webhook", "https://127.0.0.1:" .. port .. "/hooks", "--secret", SECRET })
+    new_user(client_of(m.url))
+    local deadline = socket.gettime() + 10
+    while not m.log():find("attempt 1:", 1, true) and socket.gettime() < deadline do socket.sleep(0.05) end
+    local log = m.log()
+    m.stop()
+    procs.kill(pid)
+    os.execute("rm -rf " .. dir)
+    assert.matches("webhook user.created [%x-]+ attempt 1: [^\n]*certificate", log)
+  end)
+
   it("--api-key: tokens for that key only", function()
     local res, err = basiq.new({ server = mock.url, apiKey = "another-key" }).getUser({ userId = "x" })
     assert.is_nil(res)
     assert.are.equal(400, err.status)
     assert.are.equal("invalid-credentials", err.code)
+  end)
+
+  it("has --help, listing its options", function()
+    local code, out = procs.run(procs.LUA .. " " .. procs.ROOT .. "/bin/basiq mock --help")
+    assert.are.equal(0, code)
+    for _, opt in ipairs({ "--port", "--host", "--webhook", "--secret", "--retry-scale", "--redirect", "--token-life",
+      "--expire-early", "--api-key", "--transactions", "--quiet" }) do
+      assert.matches(opt, out, 1, true)
+    end
   end)
 
   it("never logs a token or a query, and refuses bad options with exit code 2", function()
@@ -614,5 +657,117 @@ describe("basiq mock behind Prism's proxy", function()
     for name in pairs(KNOWN) do -- and each known one still happens: else this list is stale
       assert.is_true(#seen[name] > 0, name)
     end
+  end)
+end)
+
+describe("make demo", function()
+  if procs.not_in_54() then
+    pending(procs.not_in_54())
+    return
+  end
+  it("runs the quick start against basiq mock and prints the user it created, as sent", function()
+    local root = procs.sh_quote(procs.ROOT)
+    local code, out, err = procs.run("cd " .. root .. " && env -u BASIQ_API_KEY -u BASIQ_SERVER LUA_PATH_5_4="
+      .. procs.sh_quote(procs.ROOT .. "/spec/?.lua;" .. procs.ROOT .. "/lua/?.lua;" .. procs.ROOT .. "/lua/?/init.lua;;")
+      .. " LUA_CPATH_5_4=" .. procs.sh_quote(procs.ROOT .. "/build/lua5.4/?.so;;") .. " lua5.4 tools/demo.lua")
+    assert.are.equal(0, code, out .. err)
+    assert.matches("demo: against basiq mock, a local Basiq %(http://127%.0%.0%.1:%d+%)", out)
+    assert.matches("created user [%x-]+ %(HTTP 201%)", out)
+    assert.matches("\n  email  gavin@hooli.com\n  mobile %+61410888666\n  name   Gavin Belson\n", out)
+  end)
+end)
+
+-- The README's "Testing your integration" blocks, run as written, but for
+-- their ports (4010 and 8080 become free ones) and `basiq` (the checkout's).
+describe("the README's Testing your integration", function()
+  if procs.not_in_54() then
+    pending(procs.not_in_54())
+    return
+  end
+  local readme = procs.read_file(procs.ROOT .. "/README.md")
+  local section = assert(readme:match("\n## Testing your integration.-\n(.-)\n## "))
+  local blocks = {}
+  for lang, code in section:gmatch("\n```(%a+)\n(.-)\n```") do blocks[#blocks + 1] = { lang = lang, code = code } end
+
+  -- runs a shell block in a folder with my_test.lua: exit code, output
+  local function run_block(code)
+    local dir = os.tmpname()
+    os.remove(dir)
+    assert(procs.execute("mkdir -p " .. procs.sh_quote(dir .. "/bin")))
+    local f = assert(io.open(dir .. "/bin/basiq", "w"))
+    f:write("#!/bin/sh\nexec lua5.4 " .. procs.sh_quote(procs.ROOT .. "/bin/basiq") .. ' "$@"\n')
+    f:close()
+    f = assert(io.open(dir .. "/my_test.lua", "w"))
+    f:write(blocks[2].code)
+    f:close()
+    local p1, p2 = procs.free_port(), procs.free_port()
+    code = code:gsub("4010", tostring(p1)):gsub("8080", tostring(p2))
+      :gsub("examples/webhook_receiver%.lua", procs.sh_quote(procs.ROOT .. "/examples/webhook_receiver.lua"))
+    local script = dir .. "/block.sh"
+    f = assert(io.open(script, "w"))
+    f:write("set -e\ntrap 'kill $(jobs -p) 2>/dev/null || true' EXIT\n", code, "\n")
+    f:close()
+    os.execute("chmod +x " .. procs.sh_quote(dir .. "/bin/basiq"))
+    local rc, out, err = procs.run("cd " .. procs.sh_quote(dir) .. " && env -u BASIQ_API_KEY PATH=" .. procs.sh_quote(dir .. "/bin")
+      .. ":$PATH LUA_PATH_5_4=" .. procs.sh_quote(procs.ROOT .. "/lua/?.lua;" .. procs.ROOT .. "/lua/?/init.lua;;")
+      .. " LUA_CPATH_5_4=" .. procs.sh_quote(procs.ROOT .. "/build/lua5.4/?.so;;") .. " bash " .. procs.sh_quote(script))
+    os.execute("rm -rf " .. procs.sh_quote(dir))
+    return rc, out .. err
+  end
+
+  it("has three blocks: starting the mock, a test, webhooks", function()
+    assert.are.same({ "sh", "lua", "sh" }, { blocks[1].lang, blocks[2].lang, blocks[3].lang })
+    assert.are.equal(3, #blocks)
+  end)
+
+  it("starts the mock and runs the test: the consent journey with MFA, every page", function()
+    local rc, out = run_block(blocks[1].code)
+    assert.are.equal(0, rc, out)
+    assert.matches("basiq mock: listening on http://127%.0%.0%.1:%d+\n", out)
+    assert.matches("\n60 transactions\n", out)
+  end)
+
+  it("delivers the test's events to the example receiver, signed", function()
+    local rc, out = run_block(blocks[3].code)
+    assert.are.equal(0, rc, out)
+    assert.matches("processed\tuser.created\t[%x-]+\t[%x-]+\n", out)
+    assert.matches("processed\tconnection.created\t", out)
+    assert.matches("\n60 transactions\n", out)
+  end)
+end)
+
+describe("make ops", function()
+  if procs.not_in_54() then
+    pending(procs.not_in_54())
+    return
+  end
+  it("wrote the request bodies' schemas the mock checks by, as the definitions are now", function()
+    local dir = os.tmpname()
+    os.remove(dir)
+    local q = procs.sh_quote
+    local rc, out, err = procs.run("mkdir -p " .. q(dir .. "/ops") .. " " .. q(dir .. "/library") .. " && cp "
+      .. q(procs.ROOT .. "/README.md") .. " " .. q(dir) .. " && cd " .. q(procs.ROOT) .. " && lua5.4 tools/genops.lua "
+      .. q(procs.SPEC_DIR) .. " " .. q(dir .. "/ops") .. " " .. q(dir .. "/README.md") .. " " .. q(dir .. "/library")
+      .. " " .. q(dir .. "/schemas.lua"))
+    local fresh = procs.read_file(dir .. "/schemas.lua")
+    os.execute("rm -rf " .. q(dir))
+    assert.are.equal(0, rc, out .. err)
+    assert.are.equal(procs.read_file(procs.ROOT .. "/lua/basiq/mock/schemas.lua"), fresh)
+    -- facts only: no description, no example, anywhere
+    local FACTS = { type = true, format = true, nullable = true, minItems = true, maxItems = true, minLength = true,
+      maxLength = true, pattern = true, enum = true, required = true, properties = true, items = true, oneOf = true }
+    local function walk(schema, where)
+      for k, v in pairs(schema) do
+        assert.is_true(FACTS[k], where .. ": " .. tostring(k))
+        if k == "properties" then
+          for name, sub in pairs(v) do walk(sub, where .. "." .. name) end
+        elseif k == "items" then
+          walk(v, where .. "[]")
+        elseif k == "oneOf" then
+          for i, sub in ipairs(v) do walk(sub, where .. "|" .. i) end
+        end
+      end
+    end
+    for name, body in pairs(require("basiq.mock.schemas")) do walk(body.schema, name) end
   end)
 end)
