@@ -105,6 +105,25 @@ describe("the consent journey against basiq mock", function()
     assert.matches("\nconnected:\thttp://[%d.:]+/users/" .. uid:gsub("%p", "%%%0") .. "/connections/[%x-]+\n$", out)
   end)
 
+  it("follows a finished step's result.url, a path on Basiq's server, to the accounts it names", function()
+    local c = require("basiq").new({ server = mock.url, consentServer = mock.url, apiKey = KEY })
+    local uid = assert(c.createUser({ email = "gavin@hooli.com" })).data.id
+    local url, state = assert(c.consentUrl(uid, { state = true, institutionId = "AU00000,AU00005" }))
+    local jobIds = assert(c.consentReturn(location(url), state))
+    local results, errors = c.waitForJobs(jobIds, { interval = 10 })
+    assert.are.same({}, errors)
+    for _, id in ipairs(jobIds) do
+      local link
+      for _, step in ipairs(results[id].data.steps) do
+        if step.title == "retrieve-accounts" then link = step.result.url end
+      end
+      assert.matches("^/users/" .. uid:gsub("%p", "%%%0") .. "/accounts%?filter=", link)
+      local accounts = assert(c.follow(link))
+      assert.are.equal(2, #accounts.data.data) -- this connection's, not the other's
+    end
+    assert.are.equal(4, #assert(c.getAccounts({ userId = uid })).data.data)
+  end)
+
   it("runs the README's blocks as written, around an app's session, redirect and query", function()
     local readme = procs.read_file(ROOT .. "/README.md")
     local section = assert(readme:match("\n## The consent journey\n(.-)\n## "))
