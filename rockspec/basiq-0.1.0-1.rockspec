@@ -20,13 +20,14 @@ dependencies = {
   "lua-cjson",
   "argparse", -- the basiq command
   "lyaml",    -- YAML definitions (required only when one is loaded)
+  "luasocket", -- basiq mock, the local Basiq for tests (required only when it runs)
 }
 external_dependencies = {
   -- Library only: on Debian curl.h lives in a multiarch include folder
   -- that the compiler finds by itself.
   CURL = { library = "curl" },
   CRYPTO = { library = "crypto" }, -- OpenSSL's libcrypto: webhook HMAC and base64
-  HIREDIS = { header = "hiredis/hiredis.h", library = "hiredis" }, -- the shared token store outside nginx
+  HIREDIS = { header = "hiredis/hiredis.h", library = "hiredis" }, -- the shared stores (tokens, webhook deliveries) outside nginx
   HTTP_PARSER = { header = "http_parser.h", library = "http_parser" }, -- answers read off nginx's cosockets
   ZLIB = { header = "zlib.h", library = "z" }, -- their gzip bodies
 }
@@ -54,6 +55,7 @@ build = {
     ["basiq.cli"] = "lua/basiq/cli/init.lua",
     ["basiq.cli.pretty"] = "lua/basiq/cli/pretty.lua",
     ["basiq.client"] = "lua/basiq/client.lua",
+    ["basiq.consent"] = "lua/basiq/consent.lua",
     ["basiq.definitions.compile"] = "lua/basiq/definitions/compile.lua",
     ["basiq.definitions.document"] = "lua/basiq/definitions/document.lua",
     ["basiq.definitions.fetch"] = "lua/basiq/definitions/fetch.lua",
@@ -66,6 +68,26 @@ build = {
     ["basiq.follow"] = "lua/basiq/follow.lua",
     ["basiq"] = "lua/basiq/init.lua",
     ["basiq.jobs"] = "lua/basiq/jobs.lua",
+    ["basiq.mock.bodies"] = "lua/basiq/mock/bodies.lua",
+    ["basiq.mock.consent"] = "lua/basiq/mock/consent.lua",
+    ["basiq.mock.data"] = "lua/basiq/mock/data.lua",
+    ["basiq.mock.events"] = "lua/basiq/mock/events.lua",
+    ["basiq.mock.filters"] = "lua/basiq/mock/filters.lua",
+    ["basiq.mock.fixtures"] = "lua/basiq/mock/fixtures.lua",
+    ["basiq.mock"] = "lua/basiq/mock/init.lua",
+    ["basiq.mock.insights"] = "lua/basiq/mock/insights.lua",
+    ["basiq.mock.jobs"] = "lua/basiq/mock/jobs.lua",
+    ["basiq.mock.json"] = "lua/basiq/mock/json.lua",
+    ["basiq.mock.loop"] = "lua/basiq/mock/loop.lua",
+    ["basiq.mock.refusals"] = "lua/basiq/mock/refusals.lua",
+    ["basiq.mock.routes"] = "lua/basiq/mock/routes.lua",
+    ["basiq.mock.schemas"] = "lua/basiq/mock/schemas.lua",
+    ["basiq.mock.server"] = "lua/basiq/mock/server.lua",
+    ["basiq.mock.store"] = "lua/basiq/mock/store.lua",
+    ["basiq.mock.tokens"] = "lua/basiq/mock/tokens.lua",
+    ["basiq.mock.users"] = "lua/basiq/mock/users.lua",
+    ["basiq.mock.webhooks"] = "lua/basiq/mock/webhooks.lua",
+    ["basiq.mock.wire"] = "lua/basiq/mock/wire.lua",
     ["basiq.ops.affordability"] = "lua/basiq/ops/affordability.lua",
     ["basiq.ops.core"] = "lua/basiq/ops/core.lua",
     ["basiq.ops.data"] = "lua/basiq/ops/data.lua",
@@ -76,6 +98,7 @@ build = {
     ["basiq.ops.webhooks"] = "lua/basiq/ops/webhooks.lua",
     ["basiq.paginate"] = "lua/basiq/paginate.lua",
     ["basiq.redis.connection"] = "lua/basiq/redis/connection.lua",
+    ["basiq.redis.delivery_store"] = "lua/basiq/redis/delivery_store.lua",
     ["basiq.redis.token_store"] = "lua/basiq/redis/token_store.lua",
     ["basiq.shared.errors"] = "lua/basiq/shared/errors.lua",
     ["basiq.shared.lazy"] = "lua/basiq/shared/lazy.lua",

@@ -55,13 +55,14 @@ dependencies = {
   "lua-cjson",
   "argparse", -- the basiq command
   "lyaml",    -- YAML definitions (required only when one is loaded)
+  "luasocket", -- basiq mock, the local Basiq for tests (required only when it runs)
 }
 external_dependencies = {
   -- Library only: on Debian curl.h lives in a multiarch include folder
   -- that the compiler finds by itself.
   CURL = { library = "curl" },
   CRYPTO = { library = "crypto" }, -- OpenSSL's libcrypto: webhook HMAC and base64
-  HIREDIS = { header = "hiredis/hiredis.h", library = "hiredis" }, -- the shared token store outside nginx
+  HIREDIS = { header = "hiredis/hiredis.h", library = "hiredis" }, -- the shared stores (tokens, webhook deliveries) outside nginx
   HTTP_PARSER = { header = "http_parser.h", library = "http_parser" }, -- answers read off nginx's cosockets
   ZLIB = { header = "zlib.h", library = "z" }, -- their gzip bodies
 }
