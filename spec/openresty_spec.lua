@@ -549,4 +549,19 @@ describe("in nginx", function()
     assert.are.equal(0, events[2].waitMs) -- the pooled one: no wait
     assert.is_nil(text:find("secret-token", 1, true), text)
   end)
+  it("runs the README's nginx.conf lines as written", function()
+    local readme = procs.read_file(ROOT .. "/README.md")
+    local block = readme:match("## OpenResty and nginx.-```nginx\n(.-)```")
+    assert(block, "the README's nginx block is not there")
+    local mock = procs.mock() -- a local Basiq, as the block's BASIQ_SERVER line allows
+    local conf = block:gsub("listen 127%.0%.0%.1:8080;", "listen 127.0.0.1:@PORT@;"):gsub("http {", "http {\n@NGINX_HTTP@", 1)
+    local ng = procs.nginx("worker_processes 1;\nevents { worker_connections 64; }\n" .. conf, tree, nil,
+      { "BASIQ_API_KEY=" .. KEY, "BASIQ_SERVER=" .. mock.url })
+    local id = sh("curl -s " .. ng.url .. "/users"):gsub("%s+$", "")
+    ng.stop()
+    local user, err = basiq.new({ server = mock.url, apiKey = KEY }).getUser({ userId = id })
+    mock.stop()
+    assert.is_nil(err, id)
+    assert.are.equal("gavin@hooli.com", user.data.email) -- the user the block created
+  end)
 end)
