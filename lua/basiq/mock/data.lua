@@ -2,7 +2,7 @@
 -- statement upload), their accounts and transactions (made by the jobs'
 -- steps, from fixtures.lua), connectors and identities. Lists filter as
 -- Basiq's do; transactions come in pages whose links.next point at the
--- mock itself, so basiq.paginate follows them.
+-- mock itself, so basiq.paginate follows them, never elsewhere.
 local Store = require("basiq.mock.store")
 local fixtures = require("basiq.mock.fixtures")
 local filters = require("basiq.mock.filters")

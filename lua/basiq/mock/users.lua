@@ -1,7 +1,7 @@
 -- The mock's users and what belongs to a user alone: create, read, update,
 -- delete; auth links; consents. Answers are shaped by Basiq's definitions;
--- a user keeps exactly the fields it was sent. Deleting a user forgets
--- everything hanging off it.
+-- a user keeps exactly the fields it was sent, never a made-up one.
+-- Deleting a user forgets everything hanging off it.
 local Store = require("basiq.mock.store")
 local fixtures = require("basiq.mock.fixtures")
 local refuse = require("basiq.mock.refusals").refuse
