@@ -39,18 +39,22 @@
 ---@field caFile? string
 ---@field allowInsecureHttp? boolean
 ---@field transport? "curl"|"ngx"|table|fun(req: table): table
----@field observe? fun(ev: basiq.Event) one event per HTTP attempt and per token fetch
+---@field observe? fun(ev: basiq.Event) one event per HTTP attempt, per token fetch and per webhook delivery
 ---@field debug? boolean one log line per event
 ---@field tokenStore? basiq.TokenStore a store shared beyond this client (basiq.redisStore)
 
 ---@class basiq.Event
----@field kind "attempt"|"token"|"store"
+---@field kind "attempt"|"token"|"store"|"webhook"
+---@field outcome? "processed"|"duplicate"|"in-progress"|"refused"|"failed"|"unavailable" a webhook delivery's
+---@field eventTypeId? string a webhook delivery's, once verified
+---@field store? "token"|"webhook" which shared store is unavailable or recovered (code)
+---@field message? string
 ---@field operation? string
 ---@field method? string
 ---@field status? integer
 ---@field code? string
 ---@field attempt? integer
----@field ms? number
+---@field ms? number an attempt's time; a webhook handler's, when it ran
 ---@field retryIn? number ms
 ---@field correlationId? string
 ---@field bytes? integer
@@ -98,19 +102,19 @@
 ---@field tolerance? number seconds
 ---@field now? number seconds
 
----What basiq.webhook.receive keeps per webhook-id: memory_store(), shared_store(), an
----ngx.shared.DICT, or your own. ttl in seconds.
+---What basiq.webhook.receive keeps per webhook-id: memory_store(), shared_store(),
+---redisStore(), an ngx.shared.DICT, or your own. ttl in seconds.
 ---@class basiq.DeliveryStore
----@field add fun(self: basiq.DeliveryStore, key: string, value: string, ttl: number): boolean?, string? atomic: one caller wins
----@field set fun(self: basiq.DeliveryStore, key: string, value: string, ttl: number): boolean?, string?
----@field get fun(self: basiq.DeliveryStore, key: string): string?
----@field delete fun(self: basiq.DeliveryStore, key: string)
+---@field add fun(self: basiq.DeliveryStore, key: string, value: string, ttl: number): boolean?, any atomic: one caller wins
+---@field set fun(self: basiq.DeliveryStore, key: string, value: string, ttl: number): boolean?, any
+---@field get fun(self: basiq.DeliveryStore, key: string): string?, any nil, err: it could not answer
+---@field delete fun(self: basiq.DeliveryStore, key: string, value?: string): boolean?, any with value: only while key holds it
 
 ---@class basiq.ReceiveOptions: basiq.WebhookOptions
----@field store? basiq.DeliveryStore default: one memory store per process; in nginx lua_shared_dict basiq_webhooks
+---@field store? basiq.DeliveryStore default: one memory store per process; in nginx lua_shared_dict basiq_webhooks; a fleet: redisStore()
 ---@field keep? number seconds a processed mark is kept, default 172800 (48 h)
 ---@field lease? number seconds an in-progress mark is kept, default 60
----@field client? basiq.Client ctx.fetch's, default the module's
+---@field client? basiq.Client ctx.fetch's, and whose observer gets each delivery's event; default the module's
 
 ---A Basiq event, the decoded body of its delivery.
 ---@class basiq.WebhookEvent
@@ -145,7 +149,8 @@ function webhook.verify(secret, headers, rawBody, opts) end
 function webhook.sign(secret, id, timestamp, body) end
 
 ---Each delivery verified, then handled once per webhook-id: 400 forged or stale, 200 processed
----(detail: the event) or already processed, 503 in progress elsewhere, 500 the handler failed.
+---(detail: the event) or already processed, 503 in progress elsewhere or the store cannot answer,
+---500 the handler failed.
 ---@param secrets string|string[]
 ---@param headers table
 ---@param rawBody string
@@ -164,6 +169,12 @@ function webhook.memory_store(opts) end
 ---@param name? string for the log
 ---@return basiq.DeliveryStore store
 function webhook.shared_store(dict, name) end
+
+---The marks in Redis, which every host of a fleet asks (basiq.redisStore's options): the same
+---store for the same options in a process.
+---@param opts basiq.RedisOptions
+---@return basiq.DeliveryStore store
+function webhook.redisStore(opts) end
 
 ---@class basiq.Client
 ---@field _VERSION string

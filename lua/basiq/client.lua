@@ -9,6 +9,7 @@ local transport = require("basiq.transport")
 local engine = require("basiq.call.engine")
 local route = require("basiq.call.route")
 local token = require("basiq.call.token")
+local observe = require("basiq.call.observe")
 local values = require("basiq.shared.values")
 local suggest = require("basiq.shared.suggest")
 local index = require("basiq.ops.index")
@@ -25,7 +26,7 @@ local function fresh_store(state)
   local function now() return t.now() end
   local own = t.store and t.store() or token.memory_store(now)
   state.store = state.tokenStore and token.resilient(state.tokenStore, own, now, function(what, err)
-    require("basiq.call.observe").store(state, what, err)
+    observe.store(state, what, err, "token")
   end) or own
 end
 
@@ -42,6 +43,7 @@ function M.new(opts, target)
   state.transport = transport.default()
   fresh_store(state)
   local client = target or {}
+  observe.attach(client, state) -- events from outside its calls (basiq.webhook.receive's)
   local helpers = {} -- the functions defined below (and _VERSION): never operations
   local fns = {}     -- name -> the operation's function, made on first use
 

@@ -191,6 +191,41 @@ function M.nginx(conf, tree, vars)
            stop = function() M.kill(pid); os.execute("rm -rf " .. dir) end }
 end
 
+-- A redis-server of the suite's own on loopback (port: a free one unless
+-- given; password: its requirepass, if any): { port, pid, cli(args) -> output, stop() }.
+function M.redis_server(port, password)
+  port = port or M.free_port()
+  local dir = os.tmpname()
+  os.remove(dir)
+  assert(M.execute("mkdir -p " .. dir))
+  local argv = { "env", "-u", "LD_PRELOAD", "redis-server", "--port", tostring(port), "--bind", "127.0.0.1",
+    "--save", "", "--appendonly", "no", "--dir", dir }
+  if password then
+    argv[#argv + 1] = "--requirepass"
+    argv[#argv + 1] = password
+  end
+  local pid = M.spawn(argv, dir .. "/log")
+  assert(M.wait_port(port, 10, pid), "redis-server did not start:\n" .. read_file(dir .. "/log"))
+  local auth = password and " -a " .. sh_quote(password) .. " --no-auth-warning" or ""
+  return {
+    port = port, pid = pid,
+    cli = function(args) return M.sh(M.PLAIN .. "redis-cli -p " .. port .. auth .. " " .. args) end,
+    stop = function() -- returns once the port is closed
+      M.kill(pid)
+      local deadline = socket.gettime() + 10
+      while socket.gettime() < deadline do
+        local c = socket.tcp()
+        c:settimeout(0.2)
+        local up = c:connect("127.0.0.1", port)
+        c:close()
+        if not up then break end
+        socket.sleep(0.02)
+      end
+      os.execute("rm -rf " .. dir)
+    end,
+  }
+end
+
 -- The interpreter this run is on (busted --run=<lua>), to run children
 -- on the same one against its own build of the core.
 M.LUA = rawget(_G, "jit") and "luajit" or "lua" .. _VERSION:match("%d+%.%d+")
