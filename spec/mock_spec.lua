@@ -433,22 +433,14 @@ describe("basiq mock's scenarios", function()
   end)
 
   it("delivers https through the core, TLS verified: an untrusted certificate is refused", function()
-    local dir = os.tmpname()
-    os.remove(dir)
-    assert(procs.execute("mkdir -p " .. dir .. " && openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=x"
-      .. " -addext subjectAltName=IP:127.0.0.1 -keyout " .. dir .. "/k.pem -out " .. dir .. "/c.pem 2>/dev/null"))
-    local port = procs.free_port()
-    local pid = procs.spawn({ "openssl", "s_server", "-accept", "127.0.0.1:" .. port, "-cert", dir .. "/c.pem",
-      "-key", dir .. "/k.pem", "-www", "-quiet" }, dir .. "/log")
-    assert(procs.wait_port(port, 10, pid))
-    local m = procs.mock({ "--webhook", "https://127.0.0.1:" .. port .. "/hooks", "--secret", SECRET })
+    local tls = procs.tls_server()
+    local m = procs.mock({ "--webhook", tls.url .. "/hooks", "--secret", SECRET })
     new_user(client_of(m.url))
     local deadline = socket.gettime() + 10
     while not m.log():find("attempt 1:", 1, true) and socket.gettime() < deadline do socket.sleep(0.05) end
     local log = m.log()
     m.stop()
-    procs.kill(pid)
-    os.execute("rm -rf " .. dir)
+    tls.stop()
     assert.matches("webhook user.created [%x-]+ attempt 1: [^\n]*certificate", log)
   end)
 
@@ -691,8 +683,7 @@ describe("the README's Testing your integration", function()
 
   -- runs a shell block in a folder with my_test.lua: exit code, output
   local function run_block(code)
-    local dir = os.tmpname()
-    os.remove(dir)
+    local dir = procs.temp_dir()
     assert(procs.execute("mkdir -p " .. procs.sh_quote(dir .. "/bin")))
     local f = assert(io.open(dir .. "/bin/basiq", "w"))
     f:write("#!/bin/sh\nexec lua5.4 " .. procs.sh_quote(procs.ROOT .. "/bin/basiq") .. ' "$@"\n')
@@ -742,8 +733,7 @@ describe("make ops", function()
     return
   end
   it("wrote the request bodies' schemas the mock checks by, as the definitions are now", function()
-    local dir = os.tmpname()
-    os.remove(dir)
+    local dir = procs.temp_dir()
     local q = procs.sh_quote
     local rc, out, err = procs.run("mkdir -p " .. q(dir .. "/ops") .. " " .. q(dir .. "/library") .. " && cp "
       .. q(procs.ROOT .. "/README.md") .. " " .. q(dir) .. " && cd " .. q(procs.ROOT) .. " && lua5.4 tools/genops.lua "

@@ -91,6 +91,29 @@ function M.temp_file(content)
   return path
 end
 
+-- A new empty temporary folder: its path.
+function M.temp_dir()
+  local dir = os.tmpname()
+  os.remove(dir)
+  assert(M.execute("mkdir -p " .. sh_quote(dir)))
+  return dir
+end
+
+-- An https server on loopback (openssl s_server -www) with a certificate
+-- for 127.0.0.1 that no CA signed: { url, cert (its path), stop() }.
+function M.tls_server()
+  local dir = M.temp_dir()
+  assert(M.execute("openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=loopback"
+    .. " -addext subjectAltName=IP:127.0.0.1 -keyout " .. dir .. "/k.pem -out " .. dir .. "/c.pem 2>/dev/null"),
+    "openssl could not make a certificate")
+  local port = M.free_port()
+  local pid = M.spawn({ "openssl", "s_server", "-accept", "127.0.0.1:" .. port, "-cert", dir .. "/c.pem",
+    "-key", dir .. "/k.pem", "-www", "-quiet" }, dir .. "/s_server.log")
+  assert(M.wait_port(port, 10, pid), "openssl s_server did not start")
+  return { url = "https://127.0.0.1:" .. port, cert = dir .. "/c.pem",
+           stop = function() M.kill(pid); os.execute("rm -rf " .. sh_quote(dir)) end }
+end
+
 -- GET url through the core (no SDK rules in the way) -> its decoded JSON;
 -- for the stats routes of the suite's server.
 function M.get_json(url)

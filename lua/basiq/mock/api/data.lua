@@ -1,15 +1,19 @@
+-- mock/api/: the mock's answers to Basiq's operations, by what they are about
+-- (users, bank data, jobs, events, insights); routes.lua dispatches to them.
+--
 -- The mock's bank data: connections (made through the Consent UI or a
 -- statement upload), their accounts and transactions (made by the jobs'
 -- steps, from fixtures.lua), connectors and identities. Lists filter as
 -- Basiq's do; transactions come in pages whose links.next point at the
--- mock itself, so basiq.paginate follows them.
+-- mock itself, so basiq.paginate follows them, never elsewhere.
 local Store = require("basiq.mock.store")
 local fixtures = require("basiq.mock.fixtures")
 local filters = require("basiq.mock.filters")
-local jobs = require("basiq.mock.jobs")
+local jobs = require("basiq.mock.api.jobs")
 local bodies = require("basiq.mock.bodies")
 local refuse = require("basiq.mock.refusals").refuse
 local null = require("basiq.mock.json").null
+local core = require("basiq.shared.lazy")
 
 local iso, money = Store.iso, Store.money
 
@@ -299,10 +303,6 @@ M.TRANSACTION_FIELDS = {
   ["institution.id"] = function(t) return t.institution end,
 }
 
-local function escape(s)
-  return (s:gsub("[^%w%-%._~]", function(c) return ("%%%02X"):format(c:byte()) end))
-end
-
 -- One page of a list: the items from offset `next` (a query value), and
 -- links whose next carries the same limit and filter on the mock's own URL.
 function M.page(ctx, path, items, view, default_limit)
@@ -312,7 +312,7 @@ function M.page(ctx, path, items, view, default_limit)
   for i = offset + 1, math.min(offset + limit, #items) do data[#data + 1] = view(ctx, items[i]) end
   local function url(at)
     local q = { "limit=" .. limit }
-    if ctx.query.filter then q[#q + 1] = "filter=" .. escape(ctx.query.filter) end
+    if ctx.query.filter then q[#q + 1] = "filter=" .. core.escape(ctx.query.filter) end
     if at > 0 then q[#q + 1] = "next=" .. at end
     return ctx.base .. path .. "?" .. table.concat(q, "&")
   end
