@@ -154,7 +154,8 @@ local function exchange(req, wire, pool, host, port, name, t0, deadline)
     end
     if status then
       give_back(r)
-      if keep then sock:setkeepalive() else sock:close() end
+      -- setkeepalive refuses a connection with bytes waiting, among others: then it goes
+      if not (keep and sock:setkeepalive()) then sock:close() end
       return { status = status, headers = headers, body = body, wait = wait }, not reused
     elseif status == false then
       sock:close()
