@@ -64,8 +64,8 @@ end)
 local transports = require("support.transports")
 local via = transports.each()[2]
 describe("TLS verification (nginx cosockets)", function()
-  if not via then
-    pending(procs.not_in_54())
+  if not via or via.skip then
+    pending(transports.no_nginx())
     return
   end
   local dir, good, good_pid, wrong, wrong_pid, good_cert, untrusted, bare
