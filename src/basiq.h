@@ -56,9 +56,13 @@ void basiq_open_encode(lua_State *L);   /* adds escape/form to the table on top 
 int basiq_open_multi(lua_State *L);  /* registers the multi metatable, pushes multi() */
 int basiq_open_redis(lua_State *L);  /* registers the Redis metatable, pushes redis() */
 void basiq_open_crypto(lua_State *L); /* adds hmac_sha256, b64encode, b64decode, equal, webhook_key, webhook_check */
+void basiq_open_numbers(lua_State *L); /* adds integers */
 
 /* encode.c: the length of s's valid UTF-8 prefix (n when all is valid) */
 size_t basiq_utf8_valid(const unsigned char *s, size_t n);
+
+/* numbers.c, plain C (fuzzed directly): at least as many as the numbers in JSON text */
+size_t basiq_json_numbers(const char *s, size_t n);
 
 /* crypto.c, plain C (fuzzed directly) */
 long basiq_b64decode(const char *in, size_t len, unsigned char *out); /* strict; -1 if invalid */

@@ -2,6 +2,7 @@
 -- are found by title, never by position (an mfa-challenge step may appear).
 local errors = require("basiq.shared.errors")
 local values = require("basiq.shared.values")
+local strict = require("basiq.shared.strict")
 
 local M = {}
 
@@ -25,6 +26,7 @@ function M.wait(client, clock, jobId, opts)
   if type(jobId) ~= "string" or jobId == "" then errors.raise("basiq.waitForJob: jobId must be a non-empty string") end
   if opts ~= nil and type(opts) ~= "table" then errors.raise("basiq.waitForJob: options must be a table") end
   opts = opts or {}
+  strict.options("basiq.waitForJob", opts, { "interval", "onStep", "timeout" })
   local interval = check_ms(opts, "interval", 1500) / 1000
   local deadline = clock.now() + check_ms(opts, "timeout", 600000) / 1000
   local onStep = opts.onStep

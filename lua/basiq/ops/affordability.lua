@@ -59,8 +59,14 @@ return {
       body = {
         media = "application/json",
         shape = {
+          closed = true,
           p = {
-            accounts = { t = "a" }
+            accounts = {
+              i = { t = "string" },
+              t = "a"
+            },
+            fromMonth = { t = "string" },
+            toMonth = { t = "string" }
           },
           t = "o"
         }
@@ -75,8 +81,14 @@ return {
       body = {
         media = "application/json",
         shape = {
+          closed = true,
           p = {
-            accounts = { t = "a" }
+            accounts = {
+              i = { t = "string" },
+              t = "a"
+            },
+            fromMonth = { t = "string" },
+            toMonth = { t = "string" }
           },
           t = "o"
         }
@@ -91,8 +103,14 @@ return {
       body = {
         media = "application/json",
         shape = {
+          closed = true,
           p = {
-            accounts = { t = "a" }
+            accounts = {
+              i = { t = "string" },
+              t = "a"
+            },
+            fromMonth = { t = "string" },
+            toMonth = { t = "string" }
           },
           t = "o"
         }

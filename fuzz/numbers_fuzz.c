@@ -1,0 +1,76 @@
+/* libFuzzer: the count of JSON numbers (src/numbers.c) and core.integers.
+ * The count must never be below a plain tokenizer's (one that reads every
+ * escape in turn): fewer would stop the walk early. Whatever cjson decodes
+ * of the input, core.integers must leave no whole float within 2^53. */
+#include <stdint.h>
+#include <string.h>
+#include <lua.h>
+#include <lauxlib.h>
+#include <lualib.h>
+#include "../src/basiq.h"
+
+int luaopen_basiq_core(lua_State *L);
+
+static lua_State *L;
+
+/* Number tokens outside strings, read byte by byte. */
+static size_t reference(const char *s, size_t n) {
+  size_t i, count = 0;
+  int in_string = 0, in_word = 0;
+  for (i = 0; i < n; i++) {
+    char c = s[i];
+    if (in_string) {
+      if (c == '\\') i++;
+      else if (c == '"') in_string = 0;
+      continue;
+    }
+    if (c == '"') {
+      in_string = 1;
+      in_word = 0;
+    } else if (c != '\0' && strchr("{}[],: \t\r\n", c)) {
+      in_word = 0;
+    } else if (!in_word) {
+      in_word = 1;
+      if (c == '-' || (c >= '0' && c <= '9')) count++;
+    }
+  }
+  return count;
+}
+
+static const char *CHECK =
+  "local cjson, core, text = ... "
+  "local v = cjson.decode(text) "
+  "if type(v) ~= 'table' then return end "
+  "core.integers(v, text) "
+  "local function walk(t, depth) "
+  "  if depth > 900 then return end "
+  "  for _, x in pairs(t) do "
+  "    if type(x) == 'table' then walk(x, depth + 1) "
+  "    elseif math.type(x) == 'float' and x % 1 == 0 and math.abs(x) <= 2^53 then error('a whole float is left') end "
+  "  end "
+  "end "
+  "walk(v, 0)";
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  const char *s = (const char *)data;
+  if (basiq_json_numbers(s, size) < reference(s, size)) __builtin_trap();
+  if (L == NULL) {
+    L = luaL_newstate();
+    luaL_openlibs(L);
+    luaL_requiref(L, "basiq.core", luaopen_basiq_core, 0);
+    lua_pop(L, 1);
+  }
+  lua_settop(L, 0);
+  if (luaL_loadstring(L, CHECK) != LUA_OK) __builtin_trap();
+  lua_getglobal(L, "require");
+  lua_pushliteral(L, "cjson.safe");
+  if (lua_pcall(L, 1, 1, 0) != LUA_OK) __builtin_trap(); /* Debian's lua-cjson */
+  lua_getglobal(L, "package");
+  lua_getfield(L, -1, "loaded");
+  lua_getfield(L, -1, "basiq.core");
+  lua_replace(L, -3);
+  lua_pop(L, 1);
+  lua_pushlstring(L, s, size);
+  if (lua_pcall(L, 3, 0, 0) != LUA_OK) __builtin_trap();
+  return 0;
+}
