@@ -18,12 +18,13 @@ local ROUTE_OF = "getUser"
 function M.get(state, link)
   if type(link) ~= "string" then errors.raise("basiq.follow: link must be a string (a URL the API handed back)") end
   local op, server = operations.find(state, ROUTE_OF)
-  local r = route.check(route.of(state, ROUTE_OF, op, server), "follow")
+  local r = route.of(state, ROUTE_OF, op, server)
   local rest = guard.within(r.base, link)
   if not rest then
     return nil, errors.new("refused", "basiq.follow: the link leads away from the client's server;"
       .. " not following it (the token stays here)", { link = link })
   end
+  route.check(r, "follow")
   return engine.run(state, "follow", r, { method = "GET", path = rest, headers = { "Accept: application/json" } })
 end
 
