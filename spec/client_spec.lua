@@ -77,6 +77,27 @@ describe("client over HTTP", function()
     assert.are.equal(a.data.peer, b.data.peer)
   end)
 
+  it("gives an answer's whole numbers as integers (Lua 5.3+: as the text has them, never 500.0)", function()
+    local res = assert(client.getUser({ userId = "u1" }))
+    assert.are.equal("number", type(res.data.peer)) -- the echo's port
+    assert.are.equal(tostring(res.data.peer), ("%d"):format(res.data.peer)) -- "41397", never "41397.0"
+    if math.type then assert.are.equal("integer", math.type(res.data.peer)) end
+    -- every whole number within 2^53 at any depth; fractions, larger numbers and strings as they were
+    local text = '{"size":500,"count":2.0,"data":[{"n":-3,"f":1.5,"s":"7","x":[1,{"y":0}]},{"big":1e300,'
+      .. '"q":"a\\\\"}],"links":{"next":null},"neg":-0.0,"e":25e1,"t":true,"edge":9007199254740992,"past":9007199254740994}'
+    local v = core.integers(require("cjson").decode(text), text)
+    assert.are.same({ 500, 2, -3, 1.5, "7", 1, 0, 1e300, "a\\", 250 },
+      { v.size, v.count, v.data[1].n, v.data[1].f, v.data[1].s, v.data[1].x[1], v.data[1].x[2].y, v.data[2].big,
+        v.data[2].q, v.e })
+    if math.type then
+      for _, n in ipairs({ v.size, v.count, v.data[1].n, v.data[1].x[1], v.data[1].x[2].y, v.neg, v.e, v.edge }) do
+        assert.are.equal("integer", math.type(n))
+      end
+      for _, n in ipairs({ v.data[1].f, v.data[2].big, v.past }) do assert.are.equal("float", math.type(n)) end
+      assert.are.equal("limit=500", "limit=" .. v.size)
+    end
+  end)
+
   it("gives the raw text when the answer is not JSON", function()
     local res = assert(basiq.new({ server = srv.url .. "/text", auth = "tok" }).getUser({ userId = "u1" }))
     assert.are.equal("plain words", res.data)
