@@ -19,6 +19,7 @@ dependencies = {
   "lua-cjson",
   "argparse", -- the basiq command
   "lyaml",    -- YAML definitions (required only when one is loaded)
+  "luasocket", -- basiq mock, the local Basiq for tests (required only when it runs)
 }
 external_dependencies = {
   -- Library only: on Debian curl.h lives in a multiarch include folder
@@ -62,6 +63,26 @@ build = {
     ["basiq.follow"] = "lua/basiq/follow.lua",
     ["basiq"] = "lua/basiq/init.lua",
     ["basiq.jobs"] = "lua/basiq/jobs.lua",
+    ["basiq.mock.bodies"] = "lua/basiq/mock/bodies.lua",
+    ["basiq.mock.consent"] = "lua/basiq/mock/consent.lua",
+    ["basiq.mock.data"] = "lua/basiq/mock/data.lua",
+    ["basiq.mock.events"] = "lua/basiq/mock/events.lua",
+    ["basiq.mock.filters"] = "lua/basiq/mock/filters.lua",
+    ["basiq.mock.fixtures"] = "lua/basiq/mock/fixtures.lua",
+    ["basiq.mock"] = "lua/basiq/mock/init.lua",
+    ["basiq.mock.insights"] = "lua/basiq/mock/insights.lua",
+    ["basiq.mock.jobs"] = "lua/basiq/mock/jobs.lua",
+    ["basiq.mock.json"] = "lua/basiq/mock/json.lua",
+    ["basiq.mock.loop"] = "lua/basiq/mock/loop.lua",
+    ["basiq.mock.refusals"] = "lua/basiq/mock/refusals.lua",
+    ["basiq.mock.routes"] = "lua/basiq/mock/routes.lua",
+    ["basiq.mock.schemas"] = "lua/basiq/mock/schemas.lua",
+    ["basiq.mock.server"] = "lua/basiq/mock/server.lua",
+    ["basiq.mock.store"] = "lua/basiq/mock/store.lua",
+    ["basiq.mock.tokens"] = "lua/basiq/mock/tokens.lua",
+    ["basiq.mock.users"] = "lua/basiq/mock/users.lua",
+    ["basiq.mock.webhooks"] = "lua/basiq/mock/webhooks.lua",
+    ["basiq.mock.wire"] = "lua/basiq/mock/wire.lua",
     ["basiq.ops.affordability"] = "lua/basiq/ops/affordability.lua",
     ["basiq.ops.core"] = "lua/basiq/ops/core.lua",
     ["basiq.ops.data"] = "lua/basiq/ops/data.lua",
