@@ -176,7 +176,7 @@ describe("refused before anything is sent, naming the operation and the key", fu
       assert.are.equal("basiq.getTransactions: parameter " .. case[2], err)
     end
     assert(build("getTransactions", { userId = 123, limit = 2.0 })) -- a number where a string goes; 2.0 is whole
-    local op = { method = "GET", path = "/e", security = {}, params = {
+    local e_op = { method = "GET", path = "/e", security = {}, params = {
       { name = "colour", ["in"] = "query", type = "string", enum = { "red", "green" } },
       { name = "n", ["in"] = "query", type = "integer", format = "int32" },
       { name = "day", ["in"] = "query", type = "string", format = "date" },
@@ -193,11 +193,11 @@ describe("refused before anything is sent, naming the operation and the key", fu
       { { ok = "yes" }, "'ok' must be a boolean, not the string \"yes\"" },
       { { ns = { 1, "2" } }, "'ns' item 2 must be an integer, not the string \"2\"" },
     }) do
-      local req, err = request.build("getE", op, case[1], nil, 1)
+      local req, err = request.build("getE", e_op, case[1], nil, 1)
       assert.is_nil(req)
       assert.are.equal("basiq.getE: parameter " .. case[2], err)
     end
-    local req = assert(request.build("getE", op, { colour = "green", n = -2 ^ 31, day = "2024-02-29",
+    local req = assert(request.build("getE", e_op, { colour = "green", n = -2 ^ 31, day = "2024-02-29",
       at = "2024-02-29T10:00:00.5+10:00", id = "0b3cbd3e-8b6a-4d4b-9d64-2f1c7a3b1e2a", ok = false, ns = { 1, 2 } }, nil, 1))
     assert.are.equal("/e?colour=green&n=-2147483648&day=2024-02-29&at=2024-02-29T10%3A00%3A00.5%2B10%3A00"
       .. "&id=0b3cbd3e-8b6a-4d4b-9d64-2f1c7a3b1e2a&ok=false&ns=1&ns=2", req.path)

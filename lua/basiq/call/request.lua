@@ -37,7 +37,7 @@ end
 -- What a parameter's schema says its value must be: a check made once per
 -- parameter, called with the caller's value: nil when it fits, else the
 -- end of a message saying what it must be and what it was.
-local finite, mtype = values.finite, values.mtype
+local finite = values.finite
 local WHAT = { string = "a string", integer = "an integer", number = "a number", boolean = "a boolean" }
 local FORMATS = { -- string formats worth checking before sending, as patterns
   date = { "^%d%d%d%d%-%d%d%-%d%d$", "a date (YYYY-MM-DD)" },
@@ -59,9 +59,9 @@ local function described(v)
   return t == "boolean" and tostring(v) or "a " .. t
 end
 
--- The check of one value against a type (nil: any scalar), format and enum.
-local function scalar_check(ty, format, enum)
-  local range, pattern = RANGES[format], FORMATS[format]
+-- The check of one value against a type (nil: any scalar), format (fmt) and enum.
+local function scalar_check(ty, fmt, enum)
+  local range, pattern = RANGES[fmt], FORMATS[fmt]
   local allowed, listed
   if enum then
     allowed, listed = {}, {}
@@ -81,7 +81,7 @@ local function scalar_check(ty, format, enum)
     end
     if ty == "integer" and v % 1 ~= 0 then return "must be an integer (a whole number), not " .. described(v) end
     if range and t == "number" and not (v >= range[1] and v < range[2]) then
-      return "must be an integer " .. range[3] .. " (" .. format .. "), not " .. described(v)
+      return "must be an integer " .. range[3] .. " (" .. fmt .. "), not " .. described(v)
     end
     if pattern and not (t == "string" and v:find(pattern[1])) then
       return "must be " .. pattern[2] .. ", not " .. described(v)
