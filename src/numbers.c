@@ -71,56 +71,31 @@ static void integer(lua_State *L) {
   }
 }
 
-/* The table on top: its whole floats become integers, and its tables'.
- * *left: the numbers still to be seen; the walk stops at 0. */
-static void whole(lua_State *L, int depth, size_t *left) {
-  if (depth > MAX_DEPTH || !lua_checkstack(L, 4)) return;
+enum { NUMBERS = 1, TABLES = 2 };
+
+/* One pass over the table on top: its numbers made integers (what has
+ * NUMBERS), its tables walked whole (what has TABLES). *left: the numbers
+ * still to be seen; the pass stops at 0. Returns whether it met a table. */
+static int pass(lua_State *L, int depth, size_t *left, int what) {
+  int tables = 0;
+  if (depth > MAX_DEPTH || !lua_checkstack(L, 4)) return 0;
   lua_pushnil(L);
   while (lua_next(L, -2)) {
     int t = lua_type(L, -1);
-    if (t == LUA_TNUMBER) {
+    if (t == LUA_TNUMBER && (what & NUMBERS)) {
       (*left)--;
       integer(L);
     } else if (t == LUA_TTABLE) {
-      whole(L, depth + 1, left);
+      tables = 1;
+      if (what & TABLES) pass(L, depth + 1, left, NUMBERS | TABLES);
     }
     lua_pop(L, 1);
     if (*left == 0) {
       lua_pop(L, 1);
-      return;
+      break;
     }
   }
-}
-
-/* The answer's own table: its numbers first, then its tables, so that a
- * list's size and count are found before its items are walked (they are
- * often the only numbers of the whole page). */
-static void top(lua_State *L, size_t *left) {
-  int tables = 0;
-  lua_pushnil(L);
-  while (lua_next(L, -2)) {
-    int t = lua_type(L, -1);
-    if (t == LUA_TNUMBER) {
-      (*left)--;
-      integer(L);
-    }
-    tables = tables || t == LUA_TTABLE;
-    lua_pop(L, 1);
-    if (*left == 0) {
-      lua_pop(L, 1);
-      return;
-    }
-  }
-  if (!tables) return;
-  lua_pushnil(L);
-  while (lua_next(L, -2)) {
-    if (lua_type(L, -1) == LUA_TTABLE) whole(L, 1, left);
-    lua_pop(L, 1);
-    if (*left == 0) {
-      lua_pop(L, 1);
-      return;
-    }
-  }
+  return tables;
 }
 #endif
 
@@ -134,9 +109,11 @@ static int l_integers(lua_State *L) {
   if (lua_type(L, 1) == LUA_TTABLE) {
     size_t left = basiq_json_numbers(text, n);
     if (left > 0) {
-      lua_checkstack(L, 4);
       lua_pushvalue(L, 1);
-      top(L, &left);
+      /* the answer's own numbers first, then its tables: a list's size and
+       * count are found before its items are walked (often the only
+       * numbers of a whole page) */
+      if (pass(L, 0, &left, NUMBERS) && left > 0) pass(L, 0, &left, TABLES);
     }
   }
 #else
