@@ -1,7 +1,8 @@
-/* libFuzzer: the count of JSON numbers (src/numbers.c) and core.integers.
- * The count must never be below a plain tokenizer's (one that reads every
- * escape in turn): fewer would stop the walk early. Whatever cjson decodes
- * of the input, core.integers must leave no whole float within 2^53. */
+/* libFuzzer: the numbers of JSON text and their paths (src/numbers.c), and
+ * core.integers behind them. Every path handed out lies inside the input,
+ * and no number a plain tokenizer (one that reads every escape in turn)
+ * finds is missed. Whatever cjson decodes of the input, core.integers must
+ * leave no whole float within 2^53. */
 #include <stdint.h>
 #include <string.h>
 #include <lua.h>
@@ -51,9 +52,25 @@ static const char *CHECK =
   "end "
   "walk(v, 0)";
 
+static const char *lo, *hi;
+
+static void check(void *ud, const basiq_json_step *path, int depth, const char *word, size_t len) {
+  int i;
+  if (depth < 0 || depth > BASIQ_JSON_DEPTH || word < lo || word + len > hi || len == 0) __builtin_trap();
+  for (i = 0; i < depth; i++) {
+    if (path[i].array ? path[i].index == 0 : lo + path[i].key + path[i].len > hi) __builtin_trap();
+  }
+  (*(size_t *)ud)++;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   const char *s = (const char *)data;
-  if (basiq_json_numbers(s, size) < reference(s, size)) __builtin_trap();
+  size_t seen = 0;
+  lo = s;
+  hi = s + size;
+  size_t lost = basiq_json_numbers(s, size, check, &seen); /* the deep ones, only counted */
+  seen += lost;
+  if (seen < reference(s, size)) __builtin_trap();
   if (L == NULL) {
     L = luaL_newstate();
     luaL_openlibs(L);

@@ -95,6 +95,13 @@ describe("client over HTTP", function()
       end
       for _, n in ipairs({ v.data[1].f, v.data[2].big, v.past }) do assert.are.equal("float", math.type(n)) end
       assert.are.equal("limit=500", "limit=" .. v.size)
+      -- where the text's paths cannot lead (an escaped key, 40 levels deep), the whole table is walked
+      text = '{"a\\"b":1,"c":[2,{"d\\\\":3.0}],"deep":' .. ("["):rep(40) .. "4" .. ("]"):rep(40) .. "}"
+      v = core.integers(require("cjson").decode(text), text)
+      local deep = v.deep
+      for _ = 1, 40 do deep = deep[1] end
+      assert.are.same({ "integer", "integer", "integer", "integer" },
+        { math.type(v['a"b']), math.type(v.c[1]), math.type(v.c[2]["d\\"]), math.type(deep) })
     end
   end)
 
