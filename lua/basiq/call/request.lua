@@ -37,7 +37,7 @@ end
 -- What a parameter's schema says its value must be: a check made once per
 -- parameter, called with the caller's value: nil when it fits, else the
 -- end of a message saying what it must be and what it was.
-local finite = values.finite
+local finite, mtype = values.finite, values.mtype
 local WHAT = { string = "a string", integer = "an integer", number = "a number", boolean = "a boolean" }
 local FORMATS = { -- string formats worth checking before sending, as patterns
   date = { "^%d%d%d%d%-%d%d%-%d%d$", "a date (YYYY-MM-DD)" },
@@ -93,18 +93,25 @@ local function scalar_check(ty, fmt, enum)
 end
 
 -- The check of a parameter's value, or nil when its schema says nothing
--- to check (no type, format or enum).
+-- to check (no type, format or enum); and the kind of value that needs no
+-- check at all ("string" for a plain string parameter, "integer" for an
+-- integer or int64 one, as math.type says), which keeps the commonest
+-- calls from calling it.
 local function param_check(p)
   local ty, items = p.type, p.items
   local known = WHAT[ty] or ty == "array"
-  if not known and not p.enum and not FORMATS[p.format] and not RANGES[p.format] then return nil end
+  local plain = not p.enum and not FORMATS[p.format] and not RANGES[p.format]
+  if not known and plain then return nil end
   local one = scalar_check(ty == "array" and WHAT[items] and items or WHAT[ty] and ty or nil, p.format, p.enum)
   local hint = p.name == "filter" and " (basiq.filter{ ... } makes one of several conditions)" or ""
   if ty ~= "array" then
+    local unchecked = plain and (ty == "string" or ty == "boolean" or ty == "integer") and ty
+      or ty == "integer" and p.format == "int64" and not p.enum and "integer" -- any Lua integer is one
+      or nil
     return function(v)
       local why = one(v)
       return why and why .. (type(v) == "table" and hint or "")
-    end
+    end, unchecked
   end
   return function(v) -- an array: one value or a list of them
     if type(v) ~= "table" then return one(v) end
@@ -121,10 +128,10 @@ local function plan_of(op)
   local plan = plans[op]
   if plan then return plan end
   plan = { params = op.params or {}, byname = {}, bylower = {}, required = {}, query = {}, header = {}, cookie = {},
-           segs = {}, checks = {} }
+           segs = {}, checks = {}, unchecked = {} }
   for _, p in ipairs(plan.params) do
     plan.byname[p.name] = p
-    plan.checks[p] = param_check(p)
+    plan.checks[p], plan.unchecked[p] = param_check(p)
     if p["in"] == "header" then plan.bylower[p.name:lower()] = p end
     if p.required then plan.required[#plan.required + 1] = p end
     local list = plan[p["in"]]
@@ -238,9 +245,11 @@ local function params(name, plan, meta)
     if type(k) ~= "string" then return fail(name, "metadata key %s is not a string", tostring(k)) end
     local p = plan.byname[k] or plan.bylower[k:lower()]
     if not p then return fail(name, "unknown parameter '%s' (%s)", k, M.takes(name, plan, k)) end
-    local check = plan.checks[p]
-    local why = check and check(v)
-    if why then return nil, "basiq." .. name .. ": parameter '" .. shown(k) .. "' " .. why end
+    local check, unchecked = plan.checks[p], plan.unchecked[p]
+    if check and type(v) ~= unchecked and (unchecked ~= "integer" or mtype(v) ~= "integer") then
+      local why = check(v)
+      if why then return nil, "basiq." .. name .. ": parameter '" .. shown(k) .. "' " .. why end
+    end
     local vs = scalar(v) or values_of(v)
     if not vs then
       return fail(name, "parameter '%s' must be a string, number, boolean or array of them", k)
