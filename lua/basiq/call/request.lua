@@ -373,7 +373,7 @@ local function walk(v, node, seen)
 end
 
 -- The message for a body key its schema does not list.
-local function unknown_field(name, path, node)
+local function unknown_field(name, path, node, json_text)
   local shown_path = ""
   for i, k in ipairs(path) do
     if type(k) == "number" then
@@ -388,20 +388,21 @@ local function unknown_field(name, path, node)
   local key = path[#path]
   local near = type(key) == "string" and suggest.nearest(key, names)
   local why = near and "did you mean " .. near .. "?" or "it takes " .. (names[1] and concat(names, ", ") or "no fields")
-  return "basiq." .. name .. ": unknown body field '" .. shown_path .. "' (" .. why
-    .. "); a field the definition does not list yet goes in a body of JSON text"
+  return "basiq." .. name .. ": unknown body field '" .. shown_path .. "' (" .. why .. "); a field the definition"
+    .. (json_text and " does not list yet goes in a body of JSON text" or " does not list yet needs its newer one (basiq.load)")
 end
 
--- The body walked along its node: value, changed | nil, message.
-local function checked(name, body, node)
+-- The body walked along its node: value, changed | nil, message. json:
+-- whether the caller could send JSON text instead (what the message says).
+local function checked(name, body, node, json)
   if not node then return body, false end
   local v, changed, bad = walk(body, node, {})
-  if v == nil and bad then return nil, unknown_field(name, changed, bad) end
+  if v == nil and bad then return nil, unknown_field(name, changed, bad, json) end
   return v, changed
 end
 
 local function json_body(name, body, shape)
-  local marked, changed = checked(name, body, shape)
+  local marked, changed = checked(name, body, shape, true)
   if marked == nil then return nil, changed end
   local ok, s = pcall(json.encode, marked)
   if not ok then
