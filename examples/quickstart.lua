@@ -3,7 +3,7 @@
 -- first need and renews it before it expires.
 --   BASIQ_API_KEY=... lua5.4 examples/quickstart.lua                  (Basiq's API)
 --   BASIQ_SERVER=http://127.0.0.1:4010 BASIQ_API_KEY=any lua5.4 examples/quickstart.lua
---                                                     (a local Basiq: `basiq mock`)
+--                                      (a local Basiq: `basiq mock`; make demo does this)
 local basiq = require("basiq")
 
 -- BASIQ_SERVER: a local Basiq (`basiq mock` prints its URL); unset: Basiq's own API

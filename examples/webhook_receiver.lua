@@ -1,7 +1,9 @@
 -- A plain-Lua Basiq webhook receiver (luasocket, loopback): each delivery
 -- verified and handled once by basiq.webhook.receive, with its in-process
--- memory store, and answered with the status it gives.
+-- memory store (or, on a fleet, Redis), and answered with the status it gives.
 --   BASIQ_WEBHOOK_SECRET=whsec_... PORT=8080 lua5.4 examples/webhook_receiver.lua
+-- Several hosts behind a load balancer: REDIS_HOST=10.0.0.5 REDIS_PASSWORD=...
+-- (REDIS_PORT, default 6379), and each delivery is processed once on any host.
 -- While a secret is rotated, give both: BASIQ_WEBHOOK_SECRET="whsec_new whsec_old".
 -- With BASIQ_API_KEY set, the handler also fetches the entity each event is
 -- about (from BASIQ_SERVER, default Basiq's). For OpenResty, see examples/openresty/.
@@ -15,6 +17,9 @@ for s in assert(os.getenv("BASIQ_WEBHOOK_SECRET"), "set BASIQ_WEBHOOK_SECRET"):g
 end
 if os.getenv("BASIQ_API_KEY") then basiq.auth("Basic " .. os.getenv("BASIQ_API_KEY")) end
 if os.getenv("BASIQ_SERVER") then basiq.server(os.getenv("BASIQ_SERVER")) end
+-- One Redis that every host asks, or (nil) this process's own marks
+local store = os.getenv("REDIS_HOST") and basiq.webhook.redisStore({ host = os.getenv("REDIS_HOST"),
+  port = tonumber(os.getenv("REDIS_PORT") or "6379"), password = os.getenv("REDIS_PASSWORD") })
 local server = assert(socket.bind("127.0.0.1", tonumber(os.getenv("PORT") or "8080")))
 local MAX_BODY = 1024 * 1024 -- Basiq's events are small
 
@@ -57,7 +62,7 @@ local function serve(conn)
   local body = n > 0 and conn:receive(n) or ""
   if not body then return end
   -- the raw body, before any decoding
-  local status, detail, err = basiq.webhook.receive(secrets, headers, body, handle)
+  local status, detail, err = basiq.webhook.receive(secrets, headers, body, handle, { store = store })
   if err then io.stderr:write("basiq webhook ", tostring(headers["webhook-id"]), ": ", tostring(err), "\n") end
   if status >= 300 then print("answered", status, detail) end
   answer(conn, status, status >= 300 and detail or nil)

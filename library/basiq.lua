@@ -19,7 +19,8 @@
 ---@field data? any the decoded error body
 ---@field headers? table<string, string>
 ---@field curlcode? integer
----@field step? string waitForJob: the failed step's title
+---@field step? string waitForJob(s): the failed step's title
+---@field link? string follow: the link it refused
 
 ---A file part of a multipart body.
 ---@class basiq.FilePart
@@ -40,22 +41,28 @@
 ---@field caFile? string|false
 ---@field allowInsecureHttp? boolean
 ---@field transport? "curl"|"ngx"|table|fun(req: table): table|false
----@field observe? fun(ev: basiq.Event)|false one event per HTTP attempt and per token fetch; false: none
+---@field observe? fun(ev: basiq.Event)|false one event per HTTP attempt, per token fetch and per webhook delivery; false: none
 ---@field debug? boolean one log line per event
 ---@field tokenStore? basiq.TokenStore|false a store shared beyond this client (basiq.redisStore)
+---@field consentServer? string|false the Consent UI's base URL, default https://consent.basiq.io
 
 ---@class basiq.Event
----@field kind "attempt"|"token"|"store"
+---@field kind "attempt"|"token"|"store"|"webhook"|"deprecated"
+---@field outcome? "processed"|"duplicate"|"in-progress"|"refused"|"failed"|"unavailable" a webhook delivery's
+---@field eventTypeId? string a webhook delivery's, once verified
+---@field store? "token"|"webhook" which shared store is unavailable or recovered (code)
+---@field message? string
 ---@field operation? string
 ---@field method? string
 ---@field status? integer
 ---@field code? string
 ---@field attempt? integer
----@field ms? number
+---@field ms? number an attempt's time; a webhook handler's, when it ran
 ---@field retryIn? number ms
 ---@field correlationId? string
 ---@field bytes? integer
 ---@field waitMs? number inside nginx: the wait for a thread or VM
+---@field message? string store and deprecated events: what happened
 
 ---@class basiq.TokenStore
 ---@field get fun(key: string): string|false|nil, number|basiq.Error|nil, number?
@@ -89,8 +96,15 @@
 
 ---@class basiq.WaitOptions
 ---@field interval? number ms
----@field timeout? number ms
----@field onStep? fun(step: table)
+---@field timeout? number ms, the whole wait (every job's, for waitForJobs)
+---@field onStep? fun(step: table, res: basiq.Result, jobId: string)
+
+---@class basiq.ConsentOptions
+---@field action? "connect"|"manage"|"extend"|"update"|"reauthorise" none: create a consent
+---@field state? true|string true: a fresh one (256 bits), returned second
+---@field institutionId? string
+---@field connectionId? string
+---@field minLife? number seconds the token has left at least, default 1800
 
 ---@class basiq.BatchOptions
 ---@field concurrency? integer 1 to 1000
@@ -99,19 +113,19 @@
 ---@field tolerance? number seconds
 ---@field now? number seconds
 
----What basiq.webhook.receive keeps per webhook-id: memory_store(), shared_store(), an
----ngx.shared.DICT, or your own. ttl in seconds.
+---What basiq.webhook.receive keeps per webhook-id: memory_store(), shared_store(),
+---redisStore(), an ngx.shared.DICT, or your own. ttl in seconds.
 ---@class basiq.DeliveryStore
----@field add fun(self: basiq.DeliveryStore, key: string, value: string, ttl: number): boolean?, string? atomic: one caller wins
----@field set fun(self: basiq.DeliveryStore, key: string, value: string, ttl: number): boolean?, string?
----@field get fun(self: basiq.DeliveryStore, key: string): string?
----@field delete fun(self: basiq.DeliveryStore, key: string)
+---@field add fun(self: basiq.DeliveryStore, key: string, value: string, ttl: number): boolean?, any atomic: one caller wins
+---@field set fun(self: basiq.DeliveryStore, key: string, value: string, ttl: number): boolean?, any
+---@field get fun(self: basiq.DeliveryStore, key: string): string?, any nil, err: it could not answer
+---@field delete fun(self: basiq.DeliveryStore, key: string, value?: string): boolean?, any with value: only while key holds it
 
 ---@class basiq.ReceiveOptions: basiq.WebhookOptions
----@field store? basiq.DeliveryStore default: one memory store per process; in nginx lua_shared_dict basiq_webhooks
+---@field store? basiq.DeliveryStore default: one memory store per process; in nginx lua_shared_dict basiq_webhooks; a fleet: redisStore()
 ---@field keep? number seconds a processed mark is kept, default 172800 (48 h)
 ---@field lease? number seconds an in-progress mark is kept, default 60
----@field client? basiq.Client ctx.fetch's, default the module's
+---@field client? basiq.Client ctx.fetch's, and whose observer gets each delivery's event; default the module's
 
 ---A Basiq event, the decoded body of its delivery.
 ---@class basiq.WebhookEvent
@@ -146,7 +160,8 @@ function webhook.verify(secret, headers, rawBody, opts) end
 function webhook.sign(secret, id, timestamp, body) end
 
 ---Each delivery verified, then handled once per webhook-id: 400 forged or stale, 200 processed
----(detail: the event) or already processed, 503 in progress elsewhere, 500 the handler failed.
+---(detail: the event) or already processed, 503 in progress elsewhere or the store cannot answer,
+---500 the handler failed.
 ---@param secrets string|string[]
 ---@param headers table
 ---@param rawBody string
@@ -165,6 +180,12 @@ function webhook.memory_store(opts) end
 ---@param name? string for the log
 ---@return basiq.DeliveryStore store
 function webhook.shared_store(dict, name) end
+
+---The marks in Redis, which every host of a fleet asks (basiq.redisStore's options): the same
+---store for the same options in a process.
+---@param opts basiq.RedisOptions
+---@return basiq.DeliveryStore store
+function webhook.redisStore(opts) end
 
 ---@class basiq.Client
 ---@field _VERSION string
@@ -213,7 +234,7 @@ function Client.paginate(name, body_or_metadata, metadata) end
 ---@return table<integer, basiq.Error> errors
 function Client.batch(calls, opts) end
 
----GET a link the API handed back (links.eventEntity...), only on the client's own server.
+---GET a link the API handed back (links.eventEntity, a job step's "/users/..."), only on the client's own server.
 ---@param link string
 ---@return basiq.Result? res
 ---@return basiq.Error? err code "refused" for a link that leads elsewhere (nothing is sent)
@@ -225,10 +246,30 @@ function Client.follow(link) end
 ---@return basiq.Error? err
 function Client.waitForJob(jobId, opts) end
 
+---@param jobIds string[]
+---@param opts? basiq.WaitOptions
+---@return table<string, basiq.Result> results by job id
+---@return table<string, basiq.Error> errors by job id
+function Client.waitForJobs(jobIds, opts) end
+
 ---@param userId string
 ---@return string? token
 ---@return basiq.Error? err
 function Client.clientToken(userId) end
+
+---The Consent UI's address (it holds a token: never log it) and the state asked for.
+---@param userId string
+---@param opts? basiq.ConsentOptions
+---@return string? url
+---@return string|basiq.Error|nil state_or_err
+function Client.consentUrl(userId, opts) end
+
+---The redirect back: its jobIds, once its state is the one kept (false: no check).
+---@param query string|table the query string, or ngx.req.get_uri_args()
+---@param expectedState string|false|nil
+---@return string[]? jobIds
+---@return basiq.Error? err code "state" or "jobIds"
+function Client.consentReturn(query, expectedState) end
 
 ---@param conditions table
 ---@return string filter

@@ -26,7 +26,7 @@ external_dependencies = {
   -- that the compiler finds by itself.
   CURL = { library = "curl" },
   CRYPTO = { library = "crypto" }, -- OpenSSL's libcrypto: webhook HMAC and base64
-  HIREDIS = { header = "hiredis/hiredis.h", library = "hiredis" }, -- the shared token store outside nginx
+  HIREDIS = { header = "hiredis/hiredis.h", library = "hiredis" }, -- the shared stores (tokens, webhook deliveries) outside nginx
 }
 build = {
   type = "builtin",
@@ -51,6 +51,7 @@ build = {
     ["basiq.cli"] = "lua/basiq/cli/init.lua",
     ["basiq.cli.pretty"] = "lua/basiq/cli/pretty.lua",
     ["basiq.client"] = "lua/basiq/client.lua",
+    ["basiq.consent"] = "lua/basiq/consent.lua",
     ["basiq.definitions.compile"] = "lua/basiq/definitions/compile.lua",
     ["basiq.definitions.document"] = "lua/basiq/definitions/document.lua",
     ["basiq.definitions.fetch"] = "lua/basiq/definitions/fetch.lua",
@@ -93,6 +94,7 @@ build = {
     ["basiq.ops.webhooks"] = "lua/basiq/ops/webhooks.lua",
     ["basiq.paginate"] = "lua/basiq/paginate.lua",
     ["basiq.redis.connection"] = "lua/basiq/redis/connection.lua",
+    ["basiq.redis.delivery_store"] = "lua/basiq/redis/delivery_store.lua",
     ["basiq.redis.token_store"] = "lua/basiq/redis/token_store.lua",
     ["basiq.shared.errors"] = "lua/basiq/shared/errors.lua",
     ["basiq.shared.lazy"] = "lua/basiq/shared/lazy.lua",

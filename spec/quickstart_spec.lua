@@ -24,13 +24,7 @@ end
 
 describe("the README's Quick start", function()
   local mock
-  setup(function()
-    local port = procs.free_port()
-    local log = os.tmpname()
-    local pid = procs.spawn({ "lua5.4", ROOT .. "/bin/basiq", "mock", "--port", tostring(port), "--quiet" }, log)
-    assert(procs.wait_port(port, 10, pid), "basiq mock did not start:\n" .. procs.read_file(log))
-    mock = { url = "http://127.0.0.1:" .. port, stop = function() procs.kill(pid); os.remove(log) end }
-  end)
+  setup(function() mock = procs.mock({ "--quiet" }) end)
   teardown(function() mock.stop() end)
 
   it("runs as written against basiq mock: creates Gavin Belson and reads him back as sent", function()

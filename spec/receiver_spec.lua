@@ -221,6 +221,128 @@ describe("basiq.webhook.receive", function()
   end)
 end)
 
+describe("basiq.webhook.receive's events", function()
+  -- A client whose observer keeps every event, with its debug log kept
+  -- (stderr while f runs) -> events, log lines, and what f returned.
+  local function observed(f)
+    local events, lines = {}, {}
+    local client = basiq.new({ observe = function(ev) events[#events + 1] = ev end, debug = true })
+    local stderr = io.stderr
+    io.stderr = { write = function(_, ...) lines[#lines + 1] = table.concat({ ... }) end } -- luacheck: ignore 122
+    local ok, err = pcall(f, client)
+    io.stderr = stderr -- luacheck: ignore 122
+    assert(ok, err)
+    return events, table.concat(lines)
+  end
+
+  it("gives one event and one debug line per delivery, for every outcome, with no secret, signature or body", function()
+    local store = basiq.webhook.memory_store()
+    local broken = { add = function() return nil, "connection refused" end, get = function() end,
+      set = function() return true end, delete = function() end }
+    local body = '{"eventTypeId":"user.created","eventId":"ev-private-77",'
+      .. '"links":{"eventEntity":"https://au-api.basiq.io/users/entity-private-88"}}'
+    local sent = {}
+    local events, log = observed(function(client)
+      local function send(id, handler, opts, secret)
+        local headers, raw = delivery(id, body, secret)
+        sent[#sent + 1] = headers["webhook-signature"]
+        opts.now, opts.client = T, client
+        return basiq.webhook.receive(SECRET, headers, raw, handler, opts)
+      end
+      assert.are.equal(200, (send("msg_ev1", function() return true end, { store = store })))           -- processed
+      assert.are.equal(200, (send("msg_ev1", function() return true end, { store = store })))           -- duplicate
+      local held = coroutine.create(function()
+        send("msg_ev2", function() coroutine.yield(); return true end, { store = store })
+      end)
+      assert(coroutine.resume(held))
+      assert.are.equal(503, (send("msg_ev2", function() return true end, { store = store })))           -- in-progress
+      local other = "whsec_" .. require("basiq.core").b64encode(("x"):rep(24))
+      assert.are.equal(400, (send("msg_ev3", function() return true end, { store = store }, other)))    -- refused
+      assert.are.equal(500, (send("msg_ev4", function() error("db " .. SECRET) end, { store = store }))) -- failed
+      assert.are.equal(503, (send("msg_ev5", function() return true end, { store = broken })))          -- unavailable
+    end)
+    local outcomes = {}
+    for _, ev in ipairs(events) do outcomes[#outcomes + 1] = ev.kind .. " " .. (ev.outcome or ev.code) end
+    assert.are.same({ "webhook processed", "webhook duplicate", "webhook in-progress", "webhook refused",
+      "webhook failed", "store unavailable", "webhook unavailable" }, outcomes)
+    local expect = { { 200, true }, { 200 }, { 503 }, { 400 }, { 500, true }, nil, { 503 } }
+    for i, ev in ipairs(events) do
+      if ev.kind == "webhook" then
+        assert.are.equal(expect[i][1], ev.status, i)
+        assert.are.equal(i ~= 4 and "user.created" or nil, ev.eventTypeId, i) -- a forged body is never read
+        assert.are.equal(expect[i][2] and "number" or "nil", type(ev.ms), i)   -- the handler's time, when it ran
+      end
+    end
+    -- a line per event: the store's is its own warning, said once (not again as a debug line)
+    assert.are.equal(6, select(2, log:gsub("basiq: webhook ", "")), log)
+    assert.are.equal(1, select(2, log:gsub("basiq: the webhook delivery store is unavailable", "")), log)
+    assert.matches("basiq: webhook processed user.created 200 %d+%.%d ms\n", log)
+    assert.matches("basiq: webhook refused %- 400\n", log)
+    assert.matches("basiq: the webhook delivery store is unavailable (connection refused); deliveries are answered 503",
+      log, 1, true)
+    local everything = { log }
+    for _, ev in ipairs(events) do
+      for k, v in pairs(ev) do everything[#everything + 1] = k .. "=" .. tostring(v) end
+    end
+    everything = table.concat(everything, "\n")
+    for _, s in ipairs({ SECRET, SECRET:sub(7), body, "ev-private-77", "entity-private-88", "msg_ev", sent[1]:sub(4),
+      sent[4]:sub(4) }) do
+      assert.is_nil(everything:find(s, 1, true), s .. " is in:\n" .. everything)
+    end
+  end)
+
+  it("answers 503 while the store cannot answer, says so once, and once more when it is back", function()
+    local inner, up, h = basiq.webhook.memory_store(), false, counting(true)
+    local flaky = {}
+    for _, name in ipairs({ "add", "set", "get", "delete" }) do
+      flaky[name] = function(_, ...)
+        if not up then return nil, "redis 127.0.0.1:6379: connection refused" end
+        return inner[name](inner, ...)
+      end
+    end
+    local statuses = {}
+    local events, log = observed(function(client)
+      for i = 1, 3 do statuses[i] = receive("msg_down" .. i, h.fn, { store = flaky, client = client }) end
+      up = true
+      statuses[4] = receive("msg_down1", h.fn, { store = flaky, client = client })
+      statuses[5] = receive("msg_down1", h.fn, { store = flaky, client = client })
+    end)
+    assert.are.same({ 503, 503, 503, 200, 200 }, statuses)
+    assert.are.equal(1, h.runs)
+    local stores = {}
+    for _, ev in ipairs(events) do
+      if ev.kind == "store" then stores[#stores + 1] = ev.store .. " " .. ev.code end
+    end
+    assert.are.same({ "webhook unavailable", "webhook recovered" }, stores)
+    assert.are.equal(1, select(2, log:gsub("the webhook delivery store is unavailable", "")), log)
+    assert.are.equal(1, select(2, log:gsub("the webhook delivery store is back", "")), log)
+  end)
+
+  it("frees only the mark its delivery holds: one whose lease lapsed never frees the next holder's", function()
+    local now = 0
+    local store = basiq.webhook.memory_store({ clock = function() return now end })
+    local first = coroutine.create(function()
+      return receive("msg_lapse", function() coroutine.yield(); return false end, { store = store, lease = 5 })
+    end)
+    assert(coroutine.resume(first)) -- its handler runs, and runs past its lease
+    now = 6
+    local second = coroutine.create(function()
+      return receive("msg_lapse", function() coroutine.yield(); return true end, { store = store, lease = 5 })
+    end)
+    assert(coroutine.resume(second)) -- took the lapsed mark
+    local held = store:get("msg_lapse")
+    assert.matches("^processing ", held)
+    local resumed, status = coroutine.resume(first) -- fails: frees its own mark only, which it no longer holds
+    assert.are.same({ true, 500 }, { resumed, status })
+    assert.are.equal(held, store:get("msg_lapse"))
+    assert.are.same({ 503, "another delivery of this webhook-id is being processed" }, { receive("msg_lapse", print,
+      { store = store }) })
+    resumed, status = coroutine.resume(second)
+    assert.are.same({ true, 200 }, { resumed, status })
+    assert.are.equal("processed", store:get("msg_lapse"))
+  end)
+end)
+
 describe("ctx.fetch", function()
   local srv
   setup(function() srv = procs.httpd() end)
@@ -255,7 +377,8 @@ describe("ctx.fetch", function()
         { store = basiq.webhook.memory_store(), client = client }, event_about(link))
       assert.is_nil(got[1], link)
       assert.are.equal("refused", got[2].code, link)
-      assert.matches("not following it %(the token stays here%)", tostring(got[2]))
+      assert.matches("not following this link (the token stays here): links are followed only on the client's own server",
+        tostring(got[2]), 1, true)
     end
     assert.are.equal(0, procs.get_json(srv.url .. "/inflight/away/stats").total)
     assert.are.same({}, procs.get_json(base .. "/stats").issued) -- not even a token was asked for

@@ -11,21 +11,7 @@ local KEY = "ZmxlZXQta2V5OmZsZWV0LXNlY3JldC12YWx1ZQ=="
 local PASSWORD = "redis-pass-7f3a"
 local sh = procs.sh
 
--- A redis-server of the suite's own, on a free loopback port.
-local function redis_server(port)
-  port = port or procs.free_port()
-  local dir = os.tmpname()
-  os.remove(dir)
-  assert(procs.execute("mkdir -p " .. dir))
-  local pid = procs.spawn({ "env", "-u", "LD_PRELOAD", "redis-server", "--port", tostring(port), "--bind", "127.0.0.1", "--save", "",
-    "--appendonly", "no", "--requirepass", PASSWORD, "--dir", dir }, dir .. "/log")
-  assert(procs.wait_port(port, 10, pid), "redis-server did not start:\n" .. procs.read_file(dir .. "/log"))
-  return {
-    port = port, pid = pid,
-    cli = function(args) return sh(procs.PLAIN .. "redis-cli -p " .. port .. " -a " .. PASSWORD .. " --no-auth-warning " .. args) end,
-    stop = function() procs.kill(pid); os.execute("rm -rf " .. dir) end,
-  }
-end
+local function redis_server(port) return procs.redis_server(port, PASSWORD) end
 
 -- A plain-Lua host: runs body (Lua source) with `basiq`, `c` (a client on
 -- the shared store) and arg[1] = the token stand-in's base URL.

@@ -1,6 +1,6 @@
 /* basiq.core.redis(host, port, timeout_ms): one blocking Redis connection
- * over hiredis, for the shared token store outside nginx (inside nginx the
- * store uses lua-resty-redis on cosockets instead). Every command is
+ * over hiredis, for the stores a fleet shares (tokens, webhook deliveries)
+ * outside nginx (inside nginx they use lua-resty-redis on cosockets instead). Every command is
  * bounded by the timeout; replies are turned into Lua values only after
  * hiredis has returned, so no Lua error unwinds through hiredis. */
 #include <string.h>

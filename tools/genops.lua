@@ -85,8 +85,8 @@ for _, file in ipairs(files) do
       ps[#ps + 1] = "`" .. p.name .. "`" .. (p.required and "" or "?") .. " (" .. p["in"] .. ")"
     end
     if op.body then ps[#ps + 1] = "body: " .. op.body.media .. (op.body.required and "" or "?") end
-    rows[#rows + 1] = string.format("| %s | `%s` | %s | `%s` | %s |", api, name, op.method, op.path,
-      table.concat(ps, ", "))
+    rows[#rows + 1] = string.format("| %s | `%s`%s | %s | `%s` | %s |", api, name,
+      op.deprecated and " (deprecated)" or "", op.method, op.path, table.concat(ps, ", "))
   end
 end
 write(out_dir .. "/index.lua",

@@ -61,7 +61,7 @@ external_dependencies = {
   -- that the compiler finds by itself.
   CURL = { library = "curl" },
   CRYPTO = { library = "crypto" }, -- OpenSSL's libcrypto: webhook HMAC and base64
-  HIREDIS = { header = "hiredis/hiredis.h", library = "hiredis" }, -- the shared token store outside nginx
+  HIREDIS = { header = "hiredis/hiredis.h", library = "hiredis" }, -- the shared stores (tokens, webhook deliveries) outside nginx
 }
 build = {
   type = "builtin",

@@ -1,9 +1,15 @@
 -- POST /webhooks/basiq: each Basiq webhook delivery verified and handled
 -- once by basiq.webhook.receive, its marks in lua_shared_dict
--- basiq_webhooks so that every worker agrees, and answered as soon as the
+-- basiq_webhooks so that every worker agrees (or, with REDIS_HOST set, in
+-- Redis so that every host of a fleet agrees), and answered as soon as the
 -- handler is done. BASIQ_WEBHOOK_SECRET may hold two secrets, space-
 -- separated, while one is rotated.
 local basiq = require("basiq")
+
+-- Several hosts behind a load balancer: one Redis that every host asks
+-- (lua-resty-redis on cosockets; one store per worker for these options).
+local store = os.getenv("REDIS_HOST") and basiq.webhook.redisStore({ host = os.getenv("REDIS_HOST"),
+  port = tonumber(os.getenv("REDIS_PORT") or "6379"), password = os.getenv("REDIS_PASSWORD") })
 
 local MAX_BODY = 1024 * 1024 -- as client_max_body_size: Basiq's events are small
 
@@ -55,7 +61,7 @@ if not body then
   return ngx.exit(ngx.HTTP_REQUEST_ENTITY_TOO_LARGE)
 end
 local headers = ngx.req.get_headers()
-local status, detail, err = basiq.webhook.receive(secrets, headers, body, handle)
+local status, detail, err = basiq.webhook.receive(secrets, headers, body, handle, { store = store })
 local id = tostring(headers["webhook-id"])
 if err then ngx.log(ngx.ERR, "basiq webhook ", id, ": ", tostring(err)) end
 ngx.log(status < 300 and ngx.INFO or ngx.WARN, "basiq webhook ", id, ": ", status, " ",

@@ -9,6 +9,7 @@ local values = require("basiq.shared.values")
 local engine = require("basiq.call.engine")
 local operations = require("basiq.call.operations")
 local strict = require("basiq.shared.strict")
+local observe = require("basiq.call.observe")
 
 local M = {}
 
@@ -47,6 +48,7 @@ function M.run(state, calls, options)
       errors.raise("basiq.batch: call " .. i .. ": unknown operation '" .. values.shown(name) .. "'"
         .. operations.hint(state, name))
     end
+    if op.deprecated then observe.deprecated(state, name) end
     local nargs = spec[3] ~= nil and 2 or spec[2] ~= nil and 1 or 0
     local req, msg = request.build(name, op, spec[2], spec[3], nargs)
     if not req then errors.raise("basiq.batch: call " .. i .. ": " .. msg) end

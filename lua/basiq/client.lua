@@ -9,6 +9,7 @@ local transport = require("basiq.transport")
 local engine = require("basiq.call.engine")
 local route = require("basiq.call.route")
 local token = require("basiq.call.token")
+local observe = require("basiq.call.observe")
 local values = require("basiq.shared.values")
 local suggest = require("basiq.shared.suggest")
 local strict = require("basiq.shared.strict")
@@ -26,7 +27,7 @@ local function fresh_store(state)
   local function now() return t.now() end
   local own = t.store and t.store() or token.memory_store(now)
   state.store = state.tokenStore and token.resilient(state.tokenStore, own, now, function(what, err)
-    require("basiq.call.observe").store(state, what, err)
+    observe.store(state, what, err, "token")
   end) or own
 end
 
@@ -47,6 +48,7 @@ function M.new(opts, target)
   fresh_store(state)
   local client = target or {}
   state.client = client -- a call given it first was written with a colon (basiq:getUser{})
+  observe.attach(client, state) -- events from outside its calls (basiq.webhook.receive's)
   local helpers = {} -- the functions defined below (and _VERSION): never operations
   local fns = {}     -- name -> the operation's function, made on first use
 
@@ -83,18 +85,9 @@ function M.new(opts, target)
   -- A CLIENT_ACCESS token bound to userId (for Basiq's Consent UI), cached
   -- per user and renewed like the server token: token | nil, err.
   function client.clientToken(userId)
-    if type(userId) ~= "string" or userId == "" or userId:find("[%c]") then
-      errors.raise("basiq.clientToken: userId must be a non-empty string")
-    end
-    if not state.apikey then
-      errors.raise("basiq.clientToken: needs an API key: basiq.auth(\"Basic <key>\") or basiq.new{ apiKey = ... }")
-    end
-    local op, server = operations.find(state, "postToken")
-    route.check(route.of(state, "postToken", op, server), "clientToken") -- the API key goes out: never over plain http
-    -- before token.get, whose wait for another renewal could not sleep here
-    local perr = engine.unusable(state, "clientToken")
-    if perr then return nil, perr end
-    return engine.client_token(state, userId)
+    local tok, err = engine.client_token(state, userId, nil, "clientToken")
+    if not tok then return nil, err end
+    return tok
   end
 
   function client.server(url)
@@ -145,6 +138,23 @@ function M.new(opts, target)
   -- step waits for an answer (nil, err); see basiq/jobs.lua.
   function client.waitForJob(jobId, wait_opts)
     return require("basiq.jobs").wait(client, state.transport, jobId, wait_opts)
+  end
+
+  -- results, errors by job id: many jobs (a Consent UI redirect's) at once.
+  function client.waitForJobs(jobIds, wait_opts)
+    return require("basiq.jobs").wait_all(client, state, jobIds, wait_opts)
+  end
+
+  -- The Consent UI's address for userId, with a CLIENT_ACCESS token in it:
+  -- url, state | nil, err (basiq/consent.lua).
+  function client.consentUrl(userId, consent_opts)
+    return require("basiq.consent").url(state, userId, consent_opts)
+  end
+
+  -- The redirect back from the Consent UI: jobIds | nil, err (err.code
+  -- "state" when its state is not the one kept for the visit).
+  function client.consentReturn(query, expectedState)
+    return require("basiq.consent").returned(query, expectedState)
   end
 
   -- results, errors = basiq.batch({ { "getUser", { userId = a } }, ... }, { concurrency = 16 })

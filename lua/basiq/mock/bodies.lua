@@ -6,6 +6,8 @@
 local refuse = require("basiq.mock.refusals").refuse
 local SCHEMAS = require("basiq.mock.schemas")
 
+local null = require("cjson").null
+
 local M = {}
 
 local function is_array(v)
@@ -26,6 +28,8 @@ local TYPES = {
   array = is_array,
   object = function(v) return type(v) == "table" and (next(v) == nil or not is_array(v)) end,
 }
+local A = { integer = "an integer", array = "an array", object = "an object", string = "a string", number = "a number",
+  boolean = "a boolean" }
 
 local FORMATS = {
   date = "^%d%d%d%d%-%d%d%-%d%d$",
@@ -34,7 +38,7 @@ local FORMATS = {
 
 -- The first thing wrong with v under schema s at `path`: kind, message; or nil.
 local function problem(s, v, path)
-  if v == require("cjson").null then
+  if v == null then
     if s.nullable then return nil end
     return "parameter-not-valid", path .. " must not be null"
   end
@@ -45,8 +49,7 @@ local function problem(s, v, path)
     return "parameter-not-valid", path .. " does not match any of its allowed forms"
   end
   if s.type and TYPES[s.type] and not TYPES[s.type](v) then
-    return "parameter-not-valid", path .. " must be " .. (s.type == "integer" and "an integer" or "a" .. (s.type == "array"
-      and "n array" or s.type == "object" and "n object" or " " .. s.type))
+    return "parameter-not-valid", path .. " must be " .. A[s.type]
   end
   if s.enum then
     local ok = false

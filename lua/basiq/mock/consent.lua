@@ -9,15 +9,12 @@ local jobs = require("basiq.mock.jobs")
 local users = require("basiq.mock.users")
 local fixtures = require("basiq.mock.fixtures")
 local refusals = require("basiq.mock.refusals")
+local core = require("basiq.shared.lazy")
 
 local M = {}
 
 -- The actions Basiq's Consent UI documents ("null": none, as its docs write it).
 M.ACTIONS = { connect = true, manage = true, update = true, null = true }
-
-local function escape(s)
-  return (s:gsub("[^%w%-%._~]", function(c) return ("%%%02X"):format(c:byte()) end))
-end
 
 local function html_escape(s)
   return (tostring(s):gsub("[&<>\"']", { ["&"] = "&amp;", ["<"] = "&lt;", [">"] = "&gt;", ['"'] = "&quot;", ["'"] = "&#39;" }))
@@ -88,7 +85,7 @@ local function home(ctx)
   local target = ctx.env.redirect or (ctx.env.base .. "/consent/done")
   local params = {}
   if #job_ids > 0 then params[#params + 1] = "jobIds=" .. table.concat(job_ids, ",") end
-  if q.state then params[#params + 1] = "state=" .. escape(q.state) end
+  if q.state then params[#params + 1] = "state=" .. core.escape(q.state) end
   local url = target
   if #params > 0 then url = url .. (url:find("?", 1, true) and "&" or "?") .. table.concat(params, "&") end
   return page(302, "Redirecting", { "Back to the app." }, { Location = url })

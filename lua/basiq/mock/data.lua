@@ -2,7 +2,7 @@
 -- statement upload), their accounts and transactions (made by the jobs'
 -- steps, from fixtures.lua), connectors and identities. Lists filter as
 -- Basiq's do; transactions come in pages whose links.next point at the
--- mock itself, so basiq.paginate follows them.
+-- mock itself, so basiq.paginate follows them, never elsewhere.
 local Store = require("basiq.mock.store")
 local fixtures = require("basiq.mock.fixtures")
 local filters = require("basiq.mock.filters")
@@ -10,6 +10,7 @@ local jobs = require("basiq.mock.jobs")
 local bodies = require("basiq.mock.bodies")
 local refuse = require("basiq.mock.refusals").refuse
 local null = require("basiq.mock.json").null
+local core = require("basiq.shared.lazy")
 
 local iso, money = Store.iso, Store.money
 
@@ -284,7 +285,7 @@ function M.transaction_view(ctx, t)
     subClass = { code = anz and anz[3] or "", title = anz and anz[4] or CLASS_TITLES[m[3]] },
     enrich = { cleanDescription = m[2], tags = {}, category = category, merchant = merchant, location = location },
     links = { self = base .. "/transactions/" .. t.id, account = base .. "/accounts/" .. t.account,
-      institution = ctx.base .. "/institutions/" .. t.institution } }
+      connection = base .. "/connections/" .. t.connection, institution = ctx.base .. "/institutions/" .. t.institution } }
 end
 
 M.TRANSACTION_FIELDS = {
@@ -299,10 +300,6 @@ M.TRANSACTION_FIELDS = {
   ["institution.id"] = function(t) return t.institution end,
 }
 
-local function escape(s)
-  return (s:gsub("[^%w%-%._~]", function(c) return ("%%%02X"):format(c:byte()) end))
-end
-
 -- One page of a list: the items from offset `next` (a query value), and
 -- links whose next carries the same limit and filter on the mock's own URL.
 function M.page(ctx, path, items, view, default_limit)
@@ -312,7 +309,7 @@ function M.page(ctx, path, items, view, default_limit)
   for i = offset + 1, math.min(offset + limit, #items) do data[#data + 1] = view(ctx, items[i]) end
   local function url(at)
     local q = { "limit=" .. limit }
-    if ctx.query.filter then q[#q + 1] = "filter=" .. escape(ctx.query.filter) end
+    if ctx.query.filter then q[#q + 1] = "filter=" .. core.escape(ctx.query.filter) end
     if at > 0 then q[#q + 1] = "next=" .. at end
     return ctx.base .. path .. "?" .. table.concat(q, "&")
   end

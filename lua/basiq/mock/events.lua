@@ -74,7 +74,8 @@ end
 -- Webhooks.
 local function webhook_view(ctx, wh)
   return { type = "webhook", id = wh.id, name = wh.name, description = wh.description, url = wh.url,
-    status = wh.status, secret = wh.secret, links = { self = ctx.base .. "/notifications/webhooks/" .. wh.id } }
+    status = wh.status, secret = wh.secret, subscribedEvents = wh.events or {},
+    links = { self = ctx.base .. "/notifications/webhooks/" .. wh.id } }
 end
 
 local function webhook_of(ctx)

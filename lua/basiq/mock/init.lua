@@ -70,8 +70,8 @@ function M.options(a)
   return o
 end
 
--- A mock listening, not yet running: { url, port, store, step(seconds), run(), close() },
--- or nil and why not. log(line): where its request lines go.
+-- A mock listening, not yet running: { url, port, run(), close() }, or
+-- nil and why not. log(line): where its request lines go.
 function M.new(opts, log)
   log = log or function() end
   local loop = Loop.new(function(e) log("error: " .. e) end)
@@ -89,8 +89,7 @@ function M.new(opts, log)
     wh.cli = true
     store.webhooks[wh.id] = wh
   end
-  return { url = env.base, port = srv.port, store = store, loop = loop,
-    step = function(seconds) loop:step(seconds) end, run = function() loop:run() end, close = srv.close }
+  return { url = env.base, port = srv.port, run = function() loop:run() end, close = srv.close }
 end
 
 -- The command: starts the mock, prints its URL, serves until killed.

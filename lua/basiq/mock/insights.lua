@@ -1,7 +1,8 @@
 -- What the mock works out of a user's data: reports, affordability,
 -- income and expenses snapshots, and Enrich's reading of one description.
 -- Figures come from the user's own mock transactions, so they agree with
--- what getTransactions shows; their wording is the mock's own.
+-- what getTransactions shows; their wording is the mock's own, never
+-- Basiq's.
 local Store = require("basiq.mock.store")
 local fixtures = require("basiq.mock.fixtures")
 local data = require("basiq.mock.data")

@@ -2,7 +2,8 @@
 -- at a time, on each poll of getJobs; the institution picks the scenario
 -- (fixtures.lua): all steps succeed, an MFA challenge waits for postJobMfa,
 -- or one named step fails. A step's success does its work (the connection
--- turns active, accounts and transactions appear) and sends its event.
+-- turns active, accounts and transactions appear) and sends its event; a
+-- job never moves on without being polled.
 local json = require("basiq.mock.json")
 local Store = require("basiq.mock.store")
 local fixtures = require("basiq.mock.fixtures")

@@ -8,7 +8,7 @@ local json = require("basiq.mock.json")
 local cjson_safe = require("cjson.safe")
 local refusals = require("basiq.mock.refusals")
 local bodies = require("basiq.mock.bodies")
-local form_decode = require("basiq.mock.tokens").form_decode
+local wire = require("basiq.mock.wire")
 
 local refuse = refusals.refuse
 
@@ -23,10 +23,6 @@ for _, group in ipairs({ "users", "data", "jobs", "events", "insights" }) do
     assert(not HANDLERS[name], name)
     HANDLERS[name] = fn
   end
-end
-
-local function unescape(s)
-  return (s:gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end))
 end
 
 -- Routes from the operation tables: { method, segments, op name, op },
@@ -62,7 +58,7 @@ local function match(method, path)
       local params, ok = {}, true
       for i, s in ipairs(r.segs) do
         if type(s) == "table" then
-          params[s.param] = unescape(parts[i])
+          params[s.param] = wire.unescape(parts[i])
         elseif s ~= parts[i] then
           ok = false
           break
@@ -149,7 +145,7 @@ end
 -- tokens, consent (the Consent UI's pages), base (the mock's own URL) }.
 function M.handler(env)
   return function(req)
-    local query = form_decode(req.query)
+    local query = wire.form_decode(req.query)
     local host = req.headers.host
     local base = host and host:match("^[%w%.%-%[%]:]+$") and ("http://" .. host) or env.base
     local ctx = { req = req, query = query, store = env.store, tokens = env.tokens, base = base, env = env }

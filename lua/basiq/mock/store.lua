@@ -1,7 +1,7 @@
 -- The mock's state, in one place: users and everything hanging off them
 -- (connections, accounts, transactions, jobs, consents, auth links,
 -- snapshots), events, webhooks and reports; ids and times. In memory only:
--- a restart forgets everything. Handlers change it; nothing else does.
+-- never written anywhere, so a restart forgets everything.
 local random_hex = require("basiq.mock.tokens").random_hex
 
 local M = {}
@@ -19,7 +19,6 @@ function M.new(opts)
     reports = {},      -- id -> report
     snapshots = {},    -- id -> affordability, expenses or income snapshot
     listeners = {},    -- functions called with each new event
-    seq = 0,
   }, M)
 end
 
@@ -36,12 +35,6 @@ function M.month(t) return os.date("!%Y-%m", math.floor(t or os.time())) end
 
 -- A number of dollars as Basiq writes amounts: a string with two decimals.
 function M.money(x) return ("%.2f"):format(x) end
-
--- The next number in a sequence the store keeps (for readable names).
-function M:next_seq()
-  self.seq = self.seq + 1
-  return self.seq
-end
 
 -- Records an event about a user's entity and tells the listeners (webhook
 -- delivery). entity: "user", "consent", "connection", "account" or

@@ -3,6 +3,7 @@
 -- come earlier than expires_in says. Tokens are random and never logged;
 -- a refusal never repeats the token it refuses.
 local refusals = require("basiq.mock.refusals")
+local form_decode = require("basiq.mock.wire").form_decode
 local now = require("basiq.mock.loop").now
 
 local refuse = refusals.refuse
@@ -29,17 +30,6 @@ function M.new(opts)
   return setmetatable({ life = opts.life or 3600, real = opts.expire_early, api_key = opts.api_key,
     live = {}, issued = 0 }, M)
 end
-
-local function form_decode(s)
-  local t = {}
-  for pair in (s or ""):gmatch("[^&]+") do
-    local k, v = pair:match("^([^=]*)=?(.*)$")
-    local function dec(x) return (x:gsub("+", " "):gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end)) end
-    t[dec(k)] = dec(v)
-  end
-  return t
-end
-M.form_decode = form_decode
 
 -- POST /token: the answer's data, or a refusal raised. users: the user
 -- store, to check a CLIENT_ACCESS token's userId.

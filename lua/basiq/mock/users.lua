@@ -1,7 +1,7 @@
 -- The mock's users and what belongs to a user alone: create, read, update,
 -- delete; auth links; consents. Answers are shaped by Basiq's definitions;
--- a user keeps exactly the fields it was sent. Deleting a user forgets
--- everything hanging off it.
+-- a user keeps exactly the fields it was sent, never a made-up one.
+-- Deleting a user forgets everything hanging off it.
 local Store = require("basiq.mock.store")
 local fixtures = require("basiq.mock.fixtures")
 local refuse = require("basiq.mock.refusals").refuse
@@ -24,6 +24,13 @@ function M.faults_of(email)
 end
 
 local function user_path(u) return "/users/" .. u.id end
+
+-- Basiq answers with emails in email format: the mock takes no other.
+function M.check_email(email)
+  if email ~= nil and email ~= "" and not email:find("^[^@%s]+@[^@%s]+%.[^@%s]+$") then
+    refuse("parameter-not-valid", "email is not an email address.", "email")
+  end
+end
 
 -- createUser's and updateUser's answer: the user as sent.
 local function brief(ctx, u)
@@ -59,7 +66,7 @@ function M.view(ctx, u)
   end
   out.name = table.concat(parts, " ")
   out.links = { self = base, accounts = base .. "/accounts", connections = base .. "/connections",
-    transactions = base .. "/transactions" }
+    transactions = base .. "/transactions", auth_link = base .. "/auth_link" }
   return out
 end
 
@@ -68,6 +75,7 @@ function H.createUser(ctx)
   if (b.email == nil or b.email == "") and (b.mobile == nil or b.mobile == "") then
     refuse("parameter-not-supplied", "A user needs an email or a mobile.", "email")
   end
+  M.check_email(b.email)
   local u = { id = Store.uuid(), created = os.time(), connections = {}, transactions = {}, consents = {}, jobs = {},
     faults = M.faults_of(b.email) }
   for _, k in ipairs(FIELDS) do u[k] = b[k] end
@@ -82,6 +90,7 @@ end
 
 function H.updateUser(ctx)
   local u = ctx.store.users[ctx.params.userId]
+  M.check_email(ctx.body.email)
   for _, k in ipairs(FIELDS) do
     if ctx.body[k] ~= nil then u[k] = ctx.body[k] end
   end

@@ -67,7 +67,7 @@ function M.new(d)
 
   local function deliver(wh, msg, body)
     for i, wait in ipairs(M.SCHEDULE) do
-      if wait > 0 then d.loop:sleep(wait * d.scale) end
+      d.loop:sleep(wait * d.scale) -- the first after the loop's next turn: the API call is answered first
       if not d.store.webhooks[wh.id] then return end -- deleted meanwhile
       local status, err = attempt(wh, msg, body)
       local ok = status and status >= 200 and status < 300

@@ -17,6 +17,22 @@ M.REASONS = {
   [429] = "Too Many Requests", [500] = "Internal Server Error", [503] = "Service Unavailable",
 }
 
+-- %XX sequences decoded.
+function M.unescape(s)
+  return (s:gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end))
+end
+
+-- A query string or form body: { name = value } (+ as a space; a name given
+-- twice keeps its last value).
+function M.form_decode(s)
+  local t = {}
+  for pair in (s or ""):gmatch("[^&]+") do
+    local k, v = pair:match("^([^=]*)=?(.*)$")
+    t[M.unescape((k:gsub("%+", " ")))] = M.unescape((v:gsub("%+", " ")))
+  end
+  return t
+end
+
 -- pattern: "*l" or a byte count. Returns the data, or nil and why not.
 function M.receive(loop, sock, pattern, deadline)
   local buf = ""

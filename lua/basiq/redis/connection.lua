@@ -109,6 +109,15 @@ local function nginx_client(o)
   end
 end
 
+-- A script that deletes KEYS[1] only while it holds ARGV[1]: a lock or a
+-- mark released by its holder alone, never one that lapsed and was taken.
+M.DELETE_IF_HELD = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
+
+-- seconds -> the milliseconds of a PX argument (at least 1)
+function M.px(seconds)
+  return tostring(math.max(1, math.floor(seconds * 1000)))
+end
+
 -- A command function for these options, cmd("SET", key, ...) -> reply |
 -- nil (a nil reply) | nil, err, and the options checked (defaults filled
 -- in). who names the public function for a mistake and in errors.

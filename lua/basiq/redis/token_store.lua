@@ -13,7 +13,6 @@ local M = {}
 local GET = "return { redis.call('GET', KEYS[1]), redis.call('PTTL', KEYS[1]) }"
 local DROP = "local v = redis.call('GET', KEYS[1]) if v and string.match(v, '^[^|]*|[^|]*|(.*)$') == ARGV[1] then"
   .. " return redis.call('DEL', KEYS[1]) end return 0"
-local UNLOCK = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
 
 function M.new(opts)
   local cmd, o = connection.new("basiq.redisStore", opts)
@@ -48,7 +47,7 @@ function M.new(opts)
   function store.set(key, tok, renew_in, expires_in)
     near.set(key, tok, renew_in, expires_in)
     local ok, err = cmd("SET", key_of(key), string.format("%.3f|%.3f|%s", expires_in, renew_in, tok), "PX",
-      tostring(math.max(1, math.floor(expires_in * 1000))))
+      connection.px(expires_in))
     if not ok then return nil, err end
     return true
   end
@@ -64,7 +63,7 @@ function M.new(opts)
   function store.lock(key, ttl)
     taken = taken + 1
     local mine = holder .. ":" .. taken
-    local ok, err = cmd("SET", key_of("lock:" .. key), mine, "NX", "PX", tostring(math.max(1, math.floor(ttl * 1000))))
+    local ok, err = cmd("SET", key_of("lock:" .. key), mine, "NX", "PX", connection.px(ttl))
     if ok == nil and err then return nil, err end
     if ok ~= "OK" then return false end
     held[key] = mine
@@ -75,7 +74,7 @@ function M.new(opts)
     local mine = held[key]
     held[key] = nil
     if not mine then return true end
-    local ok, err = cmd("EVAL", UNLOCK, "1", key_of("lock:" .. key), mine)
+    local ok, err = cmd("EVAL", connection.DELETE_IF_HELD, "1", key_of("lock:" .. key), mine)
     if ok == nil and err then return nil, err end
     return true
   end

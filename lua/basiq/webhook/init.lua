@@ -38,8 +38,10 @@ function M.receive(...)
   return require("basiq.webhook.receiver").receive(...)
 end
 
--- The receiver's stores: in this process (bounded, expiring), or in an
--- nginx lua_shared_dict that every worker sees.
+-- The receiver's stores: in this process (bounded, expiring), in an
+-- nginx lua_shared_dict that every worker sees, or in Redis that every host
+-- of a fleet sees (basiq.redisStore's options; one store per process for the
+-- same options, so a handler may ask for it on every delivery).
 function M.memory_store(opts)
   return require("basiq.webhook.memory_store").new(opts)
 end
@@ -49,6 +51,10 @@ function M.shared_store(dict, name)
     errors.raise("basiq.webhook.shared_store: dict must be a lua_shared_dict (ngx.shared.<name>)")
   end
   return require("basiq.webhook.shdict_store").new(dict, name)
+end
+
+function M.redisStore(opts)
+  return require("basiq.redis.delivery_store").new(opts)
 end
 
 -- basiq.webhook.verfy raises, naming verify; basiq.webhook:verify(...) says to use a dot

@@ -4,8 +4,8 @@
 -- The store interface every store keeps (README, "Receiving webhooks"):
 --   store:add(key, value, ttl) -> true | false (key there) | nil, err   atomic
 --   store:set(key, value, ttl) -> true | nil, err
---   store:get(key) -> value | nil
---   store:delete(key)
+--   store:get(key) -> value | nil (| nil, err: it could not answer)
+--   store:delete(key[, value]) (| nil, err)  with value: only while key holds it
 -- ttl in seconds; a mark past its ttl is gone.
 local core = require("basiq.shared.lazy")
 local errors = require("basiq.shared.errors")
@@ -95,8 +95,9 @@ function Store:get(key)
   return m and m[1]
 end
 
-function Store:delete(key)
-  if self.marks[key] then forget(self, key) end
+function Store:delete(key, value)
+  local m = self.marks[key]
+  if m and (value == nil or m[1] == value) then forget(self, key) end
 end
 
 return M

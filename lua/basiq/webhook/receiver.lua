@@ -1,13 +1,16 @@
 -- basiq.webhook.receive: each webhook delivery handled once. A delivery is
 -- verified, its Basiq event decoded and its webhook-id looked up in a store
 -- of marks, so that a retry or a replay is acknowledged without running the
--- handler again, and a failure is answered so that Basiq retries. Never
--- calls the handler for a delivery that did not verify, and never marks one
+-- handler again, and a failure is answered so that Basiq retries; each one
+-- gives one event (observe.lua). Never calls the handler for a delivery that
+-- did not verify, or while the store cannot answer, and never marks one
 -- processed unless its handler said so.
 local cjson_safe = require("cjson.safe")
+local core = require("basiq.shared.lazy")
 local errors = require("basiq.shared.errors")
 local values = require("basiq.shared.values")
 local strict = require("basiq.shared.strict")
+local observe = require("basiq.call.observe")
 local signatures = require("basiq.webhook.signatures")
 local memory = require("basiq.webhook.memory_store")
 local shdict = require("basiq.webhook.shdict_store")
@@ -93,6 +96,48 @@ local function failure(code, message, cause)
   return errors.new(code, WHO .. ": " .. message, { cause = cause })
 end
 
+-- The in-progress mark of one delivery: "processing" and a value that no
+-- other delivery, worker or host holds, so that releasing it never frees
+-- a mark another took after this one's lease lapsed.
+local holder, holder_pid, taken = nil, nil, 0
+local function in_progress_mark()
+  local pid = ngx ~= nil and ngx.worker and ngx.worker.pid() -- a forked worker makes its own
+  if not holder or pid ~= holder_pid then
+    local f = io.open("/dev/urandom", "rb")
+    local bytes = f and f:read(12)
+    if f then f:close() end
+    holder = bytes and #bytes == 12 and core.b64encode(bytes)
+      or string.format("%s.%.6f.%d", tostring({}):match("%x+$") or "", core.now(), math.random(1, 2 ^ 30))
+    holder_pid = pid
+  end
+  taken = taken + 1
+  return PROCESSING .. " " .. holder .. " " .. taken
+end
+
+-- Stores that could not answer, until one of their answers comes back:
+-- each is said once each way (observe.store), never once per delivery.
+local down = setmetatable({}, { __mode = "k" })
+local function store_failed(state, store, err)
+  if down[store] then return end
+  down[store] = true
+  if state then observe.store(state, "unavailable", err, "webhook") end
+end
+local function store_answered(state, store)
+  if not down[store] then return end
+  down[store] = nil
+  if state then observe.store(state, "recovered", nil, "webhook") end
+end
+
+-- The answer to a delivery, and its one event: what happened, to which
+-- type of event, what was answered and how long the handler took.
+local function answer(state, outcome, status, detail, err, event, ms)
+  if state and state.emit then
+    state.emit({ kind = "webhook", outcome = outcome, eventTypeId = event and event.eventTypeId, status = status,
+      ms = ms })
+  end
+  return status, detail, err
+end
+
 -- What the handler gets beside the event.
 local function context(id, event, client)
   local ctx = { id = id }
@@ -124,36 +169,56 @@ function M.receive(secrets, headers, body, handler, opts)
     mistake("opts.client must be a basiq client")
   end
   local store = store_of(opts)
+  local state = observe.state_of(client or require("basiq")) -- its observer and debug log
 
   local ok, why = signatures.check(WHO, secrets, headers, body, opts)
-  if not ok then return 400, why end
+  if not ok then return answer(state, "refused", 400, why) end
   local event, bad = decode(body)
-  if not event then return 400, bad end
+  if not event then return answer(state, "refused", 400, bad) end
   local id = signatures.header(headers, "webhook-id")
 
-  local added, aerr = store:add(id, PROCESSING, lease)
+  local mine = in_progress_mark()
+  local added, serr = store:add(id, mine, lease)
+  local mark
+  if added == false and (serr == nil or serr == "exists") then
+    mark, serr = store:get(id) -- another delivery holds it, or has processed it
+  elseif not added then
+    serr = serr or "no answer" -- (an ngx.shared.DICT's add says false, "no memory")
+  end
+  if serr ~= nil then
+    -- never another store in its place: a host alone cannot tell a duplicate
+    store_failed(state, store, serr)
+    return answer(state, "unavailable", 503, "the delivery store could not take it; try later",
+      failure("store", "the store could not answer: " .. tostring(serr), serr), event)
+  end
+  store_answered(state, store)
+  if mark == PROCESSED then return answer(state, "duplicate", 200, "already processed", nil, event) end
   if not added then
-    local mark = store:get(id)
-    if mark == PROCESSED then return 200, "already processed" end
-    if mark == PROCESSING then return 503, "another delivery of this webhook-id is being processed" end
-    -- the store failed, or the other delivery failed a moment ago: either way, later
-    return 503, "the delivery store could not take it; try later",
-      aerr and aerr ~= "exists" and failure("store", "the store refused the mark: " .. tostring(aerr), aerr) or nil
+    -- in progress elsewhere, or released a moment ago by a delivery that failed
+    return answer(state, "in-progress", 503, "another delivery of this webhook-id is being processed", nil, event)
   end
 
+  local t0 = core.now()
   local ran, done, herr = protected(handler, event, context(id, event, client))
+  local ms = (core.now() - t0) * 1000
   if ran and done then
-    local set, serr = store:set(id, PROCESSED, keep)
-    if not set then
-      return 200, event, failure("store", "processed, but the store could not keep the mark (a duplicate"
-        .. " would run again): " .. tostring(serr), serr)
+    -- whoever holds the mark now (another host, after this one's lease
+    -- lapsed): the delivery was processed, and its retries are duplicates
+    local kept, kerr = store:set(id, PROCESSED, keep)
+    if not kept then
+      store_failed(state, store, kerr)
+      return answer(state, "processed", 200, event, failure("store", "processed, but the store could not keep the"
+        .. " mark (a duplicate would run again): " .. tostring(kerr), kerr), event, ms)
     end
-    return 200, event
+    return answer(state, "processed", 200, event, nil, event, ms)
   end
-  store:delete(id) -- released: the next delivery runs the handler again
-  if not ran then return 500, "the handler failed", failure("handler", "the handler raised: " .. tostring(done), done) end
-  return 500, "the handler failed", failure("handler", "the handler returned " .. tostring(done)
-    .. (herr ~= nil and ": " .. tostring(herr) or ""), herr)
+  -- released, only while this delivery still holds it: Basiq's next attempt runs the handler again
+  local _, derr = store:delete(id, mine) -- (a store that cannot answer keeps it until the lease lapses)
+  if derr ~= nil then store_failed(state, store, derr) end
+  local err = not ran and failure("handler", "the handler raised: " .. tostring(done), done)
+    or failure("handler", "the handler returned " .. tostring(done) .. (herr ~= nil and ": " .. tostring(herr) or ""),
+      herr)
+  return answer(state, "failed", 500, "the handler failed", err, event, ms)
 end
 
 return M

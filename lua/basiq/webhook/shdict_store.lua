@@ -42,8 +42,12 @@ function Store:get(key)
   return (self.dict:get(key))
 end
 
-function Store:delete(key)
-  self.dict:delete(key)
+-- With value: only while the key holds it. The dict has no compare-and-
+-- delete, so a mark that lapsed and was taken by another worker between
+-- this get and this delete would still be freed: a window of microseconds,
+-- at the very end of a lease that outlasted its handler.
+function Store:delete(key, value)
+  if value == nil or self.dict:get(key) == value then self.dict:delete(key) end
 end
 
 -- Inside nginx: the store over lua_shared_dict basiq_webhooks, or nil and
