@@ -17,5 +17,7 @@ local res, err = basiq.createUser({
 if not res then error(tostring(err)) end
 print("created user " .. res.data.id .. " (HTTP " .. res.status .. ")")
 
-local user = assert(basiq.getUser({ userId = res.data.id }))
-print(user.data.email, user.data.mobile, user.data.firstName, user.data.lastName)
+local user = assert(basiq.getUser({ userId = res.data.id })).data -- read back
+print("  email  " .. user.email)
+print("  mobile " .. user.mobile)
+print("  name   " .. user.firstName .. " " .. user.lastName)
