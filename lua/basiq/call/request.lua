@@ -392,12 +392,12 @@ local function unknown_field(name, path, node, json_text)
     .. (json_text and " does not list yet goes in a body of JSON text" or " does not list yet needs its newer one (basiq.load)")
 end
 
--- The body walked along its node: value, changed | nil, message. json:
+-- The body walked along its node: value, changed | nil, message. json_text:
 -- whether the caller could send JSON text instead (what the message says).
-local function checked(name, body, node, json)
+local function checked(name, body, node, json_text)
   if not node then return body, false end
   local v, changed, bad = walk(body, node, {})
-  if v == nil and bad then return nil, unknown_field(name, changed, bad, json) end
+  if v == nil and bad then return nil, unknown_field(name, changed, bad, json_text) end
   return v, changed
 end
 
