@@ -36,8 +36,8 @@ end
 
 -- Decoded JSON's whole numbers as integers on Lua 5.3+, where Debian's
 -- cjson makes every number a float (500.0); elsewhere numbers are doubles
--- and this is nil. The C core walks the table once, and not at all past
--- the last number the text holds.
+-- and this is nil. The C core finds each number of the text by its path
+-- (src/numbers.c), so the table is visited only on the way to them.
 local whole = math.type and function(v, body)
   if type(v) == "table" then return core.integers(v, body) end
   if type(v) == "number" and v % 1 == 0 and v >= -2 ^ 53 and v <= 2 ^ 53 then return math.tointeger(v) end
