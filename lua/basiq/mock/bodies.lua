@@ -1,3 +1,6 @@
+-- mock/: `basiq mock`, a local Basiq for users' own tests: its event loop,
+-- HTTP, routes, tokens, state, Consent UI and webhooks; api/ answers the operations.
+--
 -- The mock's request body checks, against each operation's schema in
 -- Basiq's definitions (schemas.lua, generated: facts only): types,
 -- required fields, enums and date formats, refused as Basiq refuses

@@ -4,9 +4,9 @@
 -- bound to a user), plays the person's part at once, and answers 302 to
 -- the app's redirect URL with jobIds and the state as given. Its pages
 -- never show the token.
-local data = require("basiq.mock.data")
-local jobs = require("basiq.mock.jobs")
-local users = require("basiq.mock.users")
+local data = require("basiq.mock.api.data")
+local jobs = require("basiq.mock.api.jobs")
+local users = require("basiq.mock.api.users")
 local fixtures = require("basiq.mock.fixtures")
 local refusals = require("basiq.mock.refusals")
 local core = require("basiq.shared.lazy")

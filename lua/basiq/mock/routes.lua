@@ -19,7 +19,7 @@ local CLIENT_OK = { getJobs = true, postJobMfa = true }
 
 local HANDLERS = {}
 for _, group in ipairs({ "users", "data", "jobs", "events", "insights" }) do
-  for name, fn in pairs(require("basiq.mock." .. group).handlers) do
+  for name, fn in pairs(require("basiq.mock.api." .. group).handlers) do
     assert(not HANDLERS[name], name)
     HANDLERS[name] = fn
   end

@@ -5,7 +5,7 @@
 -- Basiq's.
 local Store = require("basiq.mock.store")
 local fixtures = require("basiq.mock.fixtures")
-local data = require("basiq.mock.data")
+local data = require("basiq.mock.api.data")
 local json = require("basiq.mock.json")
 local refuse = require("basiq.mock.refusals").refuse
 

@@ -7,7 +7,7 @@ local Store = require("basiq.mock.store")
 local fixtures = require("basiq.mock.fixtures")
 local filters = require("basiq.mock.filters")
 local webhooks = require("basiq.mock.webhooks")
-local data = require("basiq.mock.data")
+local data = require("basiq.mock.api.data")
 local refuse = require("basiq.mock.refusals").refuse
 
 local iso = Store.iso

@@ -1,3 +1,6 @@
+-- mock/api/: the mock's answers to Basiq's operations, by what they are about
+-- (users, bank data, jobs, events, insights); routes.lua dispatches to them.
+--
 -- The mock's bank data: connections (made through the Consent UI or a
 -- statement upload), their accounts and transactions (made by the jobs'
 -- steps, from fixtures.lua), connectors and identities. Lists filter as
@@ -6,7 +9,7 @@
 local Store = require("basiq.mock.store")
 local fixtures = require("basiq.mock.fixtures")
 local filters = require("basiq.mock.filters")
-local jobs = require("basiq.mock.jobs")
+local jobs = require("basiq.mock.api.jobs")
 local bodies = require("basiq.mock.bodies")
 local refuse = require("basiq.mock.refusals").refuse
 local null = require("basiq.mock.json").null
