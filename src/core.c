@@ -84,6 +84,7 @@ int luaopen_basiq_core(lua_State *L) {
   lua_setfield(L, -2, "redis");
   basiq_open_encode(L);
   basiq_open_crypto(L);
+  basiq_open_numbers(L);
   {
     static const luaL_Reg fns[] = { {"now", l_now}, {"sleep", l_sleep}, {"running", l_running}, {NULL, NULL} };
     luaL_setfuncs(L, fns, 0);
