@@ -8,6 +8,7 @@ files["lua/basiq/transport/"] = { read_globals = { "ngx" } } -- nginx's transpor
 files["lua/basiq/webhook/shdict_store.lua"] = { read_globals = { "ngx" } }
 files["lua/basiq/webhook/receiver.lua"] = { read_globals = { "ngx" } } -- a worker's pid, for its marks
 files["lua/basiq/call/observe.lua"] = { read_globals = { "ngx" } } -- logs through nginx there
+files["lua/basiq/jobs.lua"] = { read_globals = { "ngx" } } -- light threads there
 files["lua/basiq/redis/"] = { read_globals = { "ngx" } } -- cosockets there
 files["examples/openresty/"] = { globals = { "ngx" } } -- handlers set ngx.status
 -- the command, a Lua script without the .lua suffix

@@ -35,9 +35,9 @@ $(CORE): $(SRC) $(HDR) lua/basiq/version.lua
 	$(CC) $(CFLAGS) -shared -o $@ $(SRC) $(LDFLAGS) $(LDLIBS)
 
 # Regenerates the operation tables, their editor types (library/) and the
-# README's table of operations.
+# README's table of operations, and the request bodies' schemas basiq mock checks.
 ops:
-	lua5.4 tools/genops.lua $(SPEC_DIR) lua/basiq/ops README.md library
+	lua5.4 tools/genops.lua $(SPEC_DIR) lua/basiq/ops README.md library lua/basiq/mock/schemas.lua
 
 # Writes both rockspecs from the version and the tree's files.
 rockspec:

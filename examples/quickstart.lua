@@ -1,7 +1,7 @@
 -- Quick start: give the API key, then call operations. The SDK fetches the
 -- SERVER_ACCESS token on first need and renews it before it expires.
 --   BASIQ_API_KEY=... lua5.4 examples/quickstart.lua     (the real API)
---   make demo                                             (a local Prism mock)
+--   make demo                                             (basiq mock, a local Basiq)
 local basiq = require("basiq")
 
 local key = os.getenv("BASIQ_API_KEY") or "local-mock-key"

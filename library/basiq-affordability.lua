@@ -140,6 +140,7 @@ local Client = {}
 ---@field data basiq.getAffordability.data|string
 
 ---GET /users/{userId}/affordability/{snapshotId}
+---@deprecated
 ---@param metadata basiq.getAffordability.metadata
 ---@return basiq.getAffordability.response? res
 ---@return basiq.Error? err
@@ -175,6 +176,7 @@ function Client.getAffordability(metadata) end
 ---@field data basiq.getAffordabilityList.data
 
 ---GET /users/{userId}/affordability
+---@deprecated
 ---@param metadata basiq.getAffordabilityList.metadata
 ---@return basiq.getAffordabilityList.response? res
 ---@return basiq.Error? err
@@ -225,6 +227,7 @@ function Client.getAffordabilityList(metadata) end
 ---@field data basiq.getAffordabilitySnapshotTransactions.data|string
 
 ---GET /users/{userId}/affordability/{snapshotId}/transactions
+---@deprecated
 ---@param metadata basiq.getAffordabilitySnapshotTransactions.metadata
 ---@return basiq.getAffordabilitySnapshotTransactions.response? res
 ---@return basiq.Error? err
@@ -326,6 +329,7 @@ function Client.getAffordabilitySnapshotTransactions(metadata) end
 ---@field data basiq.getExpenses.data|string
 
 ---GET /users/{userId}/expenses/{snapshotId}
+---@deprecated
 ---@param metadata basiq.getExpenses.metadata
 ---@return basiq.getExpenses.response? res
 ---@return basiq.Error? err
@@ -428,6 +432,7 @@ function Client.getExpenses(metadata) end
 ---@field data basiq.getIncome.data
 
 ---GET /users/{userId}/income/{snapshotId}
+---@deprecated
 ---@param metadata basiq.getIncome.metadata
 ---@return basiq.getIncome.response? res
 ---@return basiq.Error? err
@@ -573,6 +578,7 @@ function Client.getIncome(metadata) end
 ---@field data basiq.postAffordability.data|string
 
 ---POST /users/{userId}/affordability
+---@deprecated
 ---@param body? basiq.postAffordability.body
 ---@param metadata basiq.postAffordability.metadata
 ---@return basiq.postAffordability.response? res
@@ -680,6 +686,7 @@ function Client.postAffordability(body, metadata) end
 ---@field data basiq.postExpenses.data
 
 ---POST /users/{userId}/expenses
+---@deprecated
 ---@param body? basiq.postExpenses.body
 ---@param metadata basiq.postExpenses.metadata
 ---@return basiq.postExpenses.response? res
@@ -789,6 +796,7 @@ function Client.postExpenses(body, metadata) end
 ---@field data basiq.postIncome.data
 
 ---POST /users/{userId}/income
+---@deprecated
 ---@param body? basiq.postIncome.body
 ---@param metadata basiq.postIncome.metadata
 ---@return basiq.postIncome.response? res

@@ -19,7 +19,8 @@
 ---@field data? any the decoded error body
 ---@field headers? table<string, string>
 ---@field curlcode? integer
----@field step? string waitForJob: the failed step's title
+---@field step? string waitForJob(s): the failed step's title
+---@field link? string follow: the link it refused
 
 ---A file part of a multipart body.
 ---@class basiq.FilePart
@@ -42,9 +43,10 @@
 ---@field observe? fun(ev: basiq.Event) one event per HTTP attempt, per token fetch and per webhook delivery
 ---@field debug? boolean one log line per event
 ---@field tokenStore? basiq.TokenStore a store shared beyond this client (basiq.redisStore)
+---@field consentServer? string the Consent UI's base URL, default https://consent.basiq.io
 
 ---@class basiq.Event
----@field kind "attempt"|"token"|"store"|"webhook"
+---@field kind "attempt"|"token"|"store"|"webhook"|"deprecated"
 ---@field outcome? "processed"|"duplicate"|"in-progress"|"refused"|"failed"|"unavailable" a webhook delivery's
 ---@field eventTypeId? string a webhook delivery's, once verified
 ---@field store? "token"|"webhook" which shared store is unavailable or recovered (code)
@@ -59,6 +61,7 @@
 ---@field correlationId? string
 ---@field bytes? integer
 ---@field waitMs? number inside nginx: the wait for a thread or VM
+---@field message? string store and deprecated events: what happened
 
 ---@class basiq.TokenStore
 ---@field get fun(key: string): string|false|nil, number|basiq.Error|nil, number?
@@ -92,8 +95,15 @@
 
 ---@class basiq.WaitOptions
 ---@field interval? number ms
----@field timeout? number ms
----@field onStep? fun(step: table)
+---@field timeout? number ms, the whole wait (every job's, for waitForJobs)
+---@field onStep? fun(step: table, res: basiq.Result, jobId: string)
+
+---@class basiq.ConsentOptions
+---@field action? "connect"|"manage"|"extend"|"update"|"reauthorise" none: create a consent
+---@field state? true|string true: a fresh one (256 bits), returned second
+---@field institutionId? string
+---@field connectionId? string
+---@field minLife? number seconds the token has left at least, default 1800
 
 ---@class basiq.BatchOptions
 ---@field concurrency? integer 1 to 1000
@@ -223,7 +233,7 @@ function Client.paginate(name, body_or_metadata, metadata) end
 ---@return table<integer, basiq.Error> errors
 function Client.batch(calls, opts) end
 
----GET a link the API handed back (links.eventEntity...), only on the client's own server.
+---GET a link the API handed back (links.eventEntity, a job step's "/users/..."), only on the client's own server.
 ---@param link string
 ---@return basiq.Result? res
 ---@return basiq.Error? err code "refused" for a link that leads elsewhere (nothing is sent)
@@ -235,10 +245,30 @@ function Client.follow(link) end
 ---@return basiq.Error? err
 function Client.waitForJob(jobId, opts) end
 
+---@param jobIds string[]
+---@param opts? basiq.WaitOptions
+---@return table<string, basiq.Result> results by job id
+---@return table<string, basiq.Error> errors by job id
+function Client.waitForJobs(jobIds, opts) end
+
 ---@param userId string
 ---@return string? token
 ---@return basiq.Error? err
 function Client.clientToken(userId) end
+
+---The Consent UI's address (it holds a token: never log it) and the state asked for.
+---@param userId string
+---@param opts? basiq.ConsentOptions
+---@return string? url
+---@return string|basiq.Error|nil state_or_err
+function Client.consentUrl(userId, opts) end
+
+---The redirect back: its jobIds, once its state is the one kept (false: no check).
+---@param query string|table the query string, or ngx.req.get_uri_args()
+---@param expectedState string|false|nil
+---@return string[]? jobIds
+---@return basiq.Error? err code "state" or "jobIds"
+function Client.consentReturn(query, expectedState) end
 
 ---@param conditions table
 ---@return string filter

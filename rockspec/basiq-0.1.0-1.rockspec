@@ -20,6 +20,7 @@ dependencies = {
   "lua-cjson",
   "argparse", -- the basiq command
   "lyaml",    -- YAML definitions (required only when one is loaded)
+  "luasocket", -- basiq mock, the local Basiq for tests (required only when it runs)
 }
 external_dependencies = {
   -- Library only: on Debian curl.h lives in a multiarch include folder
@@ -51,6 +52,7 @@ build = {
     ["basiq.cli"] = "lua/basiq/cli/init.lua",
     ["basiq.cli.pretty"] = "lua/basiq/cli/pretty.lua",
     ["basiq.client"] = "lua/basiq/client.lua",
+    ["basiq.consent"] = "lua/basiq/consent.lua",
     ["basiq.definitions.compile"] = "lua/basiq/definitions/compile.lua",
     ["basiq.definitions.document"] = "lua/basiq/definitions/document.lua",
     ["basiq.definitions.fetch"] = "lua/basiq/definitions/fetch.lua",
@@ -63,6 +65,21 @@ build = {
     ["basiq.follow"] = "lua/basiq/follow.lua",
     ["basiq"] = "lua/basiq/init.lua",
     ["basiq.jobs"] = "lua/basiq/jobs.lua",
+    ["basiq.mock.bodies"] = "lua/basiq/mock/bodies.lua",
+    ["basiq.mock.consent"] = "lua/basiq/mock/consent.lua",
+    ["basiq.mock.filters"] = "lua/basiq/mock/filters.lua",
+    ["basiq.mock.fixtures"] = "lua/basiq/mock/fixtures.lua",
+    ["basiq.mock"] = "lua/basiq/mock/init.lua",
+    ["basiq.mock.json"] = "lua/basiq/mock/json.lua",
+    ["basiq.mock.loop"] = "lua/basiq/mock/loop.lua",
+    ["basiq.mock.refusals"] = "lua/basiq/mock/refusals.lua",
+    ["basiq.mock.routes"] = "lua/basiq/mock/routes.lua",
+    ["basiq.mock.schemas"] = "lua/basiq/mock/schemas.lua",
+    ["basiq.mock.server"] = "lua/basiq/mock/server.lua",
+    ["basiq.mock.store"] = "lua/basiq/mock/store.lua",
+    ["basiq.mock.tokens"] = "lua/basiq/mock/tokens.lua",
+    ["basiq.mock.webhooks"] = "lua/basiq/mock/webhooks.lua",
+    ["basiq.mock.wire"] = "lua/basiq/mock/wire.lua",
     ["basiq.ops.affordability"] = "lua/basiq/ops/affordability.lua",
     ["basiq.ops.core"] = "lua/basiq/ops/core.lua",
     ["basiq.ops.data"] = "lua/basiq/ops/data.lua",

@@ -115,13 +115,16 @@ describe("the quick start", function()
 end)
 
 describe("the README", function()
-  it("lists every operation in its generated table", function()
+  it("lists every operation in its generated table, marking the eight Basiq deprecates", function()
     local readme = procs.read_file(procs.ROOT .. "/README.md")
-    local n = 0
-    for name in pairs(require("basiq.ops.index")) do
-      assert.matches("| `" .. name .. "` |", readme, 1, true)
+    local n, deprecated = 0, 0
+    for name, api in pairs(require("basiq.ops.index")) do
+      local op = require("basiq.ops." .. api).ops[name]
+      assert.matches("| `" .. name .. "`" .. (op.deprecated and " (deprecated)" or "") .. " |", readme, 1, true)
       n = n + 1
+      if op.deprecated then deprecated = deprecated + 1 end
     end
     assert.are.equal(56, n)
+    assert.are.equal(8, deprecated)
   end)
 end)

@@ -4,6 +4,7 @@
 local procs = require("support.procs")
 local basiq = require("basiq")
 local cjson = require("cjson")
+local secrets = require("support.secrets")
 
 local KEY = "b2JzZXJ2ZS1rZXk6c2VjcmV0LXZhbHVl"
 
@@ -16,21 +17,7 @@ local function child(env, code, ...)
   return rc, out, err
 end
 
--- every string in v, flattened, for the search for secrets
-local function strings(v, out)
-  out = out or {}
-  if type(v) == "string" then out[#out + 1] = v
-  elseif type(v) == "table" then for k, x in pairs(v) do strings(k, out); strings(x, out) end end
-  return out
-end
-
-local function no_secret(events, secrets)
-  for _, text in ipairs(strings(events)) do
-    for _, secret in ipairs(secrets) do
-      assert.is_nil(text:find(secret, 1, true), "a secret reached an event: " .. text)
-    end
-  end
-end
+local function no_secret(events, list) secrets.none(events, list, "an event") end
 
 describe("call events", function()
   local srv, n = nil, 0
@@ -153,6 +140,62 @@ describe("the debug log", function()
     ]])
     local _, n = out:gsub("basiq: attempt getUser GET 200", "")
     assert.are.equal(1, n, out)
+  end)
+
+  it("logs a token store's failure with the debug log on, and the call still works", function()
+    local rc, out, err = child("BASIQ_DEBUG=1", [[
+      local down = {}
+      for _, m in ipairs({ "set", "drop", "lock", "unlock" }) do down[m] = function() return nil, "down" end end
+      down.get = function() return false, "down" end
+      local c = require("basiq").new({ server = arg[1] .. "/tok/3600/storedown", apiKey = "a2V5", tokenStore = down })
+      print(assert(c.getUser({ userId = "u1" })).status)
+    ]], srv.url)
+    assert.are.equal(0, rc, err)
+    assert.are.equal("200\n", out)
+    local _, n = err:gsub("basiq: the token store is unavailable %(down%); the client's own store stands in\n", "")
+    assert.are.equal(1, n, err) -- said once, whatever the debug setting
+  end)
+
+  it("says once per process that a deprecated operation was called: one event, one debug line", function()
+    local rc, out, err = child("BASIQ_DEBUG=1", [[
+      local basiq = require("basiq")
+      local kinds = {}
+      local function observer(ev)
+        if ev.kind == "deprecated" then kinds[#kinds + 1] = ev.operation .. ": " .. ev.message end
+      end
+      local meta = { userId = "u1", snapshotId = "s1" }
+      assert(basiq.new({ server = arg[1], observe = observer }).auth("t0ken").getIncome(meta))
+      local c = basiq.new({ server = arg[1], observe = observer }).auth("t0ken")
+      assert(c.getIncome(meta))                                  -- another client: said already
+      assert(c.call("getIncome", meta))
+      c.batch({ { "getIncome", meta }, { "getExpenses", meta } }) -- a second operation: said for it
+      assert(c.getUser({ userId = "u1" }))                       -- not deprecated
+      print(table.concat(kinds, "\n"))
+    ]], srv.url)
+    assert.are.equal(0, rc, err)
+    assert.are.equal("getIncome: basiq: getIncome is deprecated in Basiq's definition: it may stop working; said once"
+      .. " per process\ngetExpenses: basiq: getExpenses is deprecated in Basiq's definition: it may stop working;"
+      .. " said once per process\n", out)
+    local _, lines = err:gsub("basiq: getIncome is deprecated", "")
+    assert.are.equal(1, lines, err)
+    local _, attempts = err:gsub("basiq: attempt getIncome GET 200", "")
+    assert.are.equal(4, attempts, err)
+  end)
+
+  it("keeps the news for a client that listens, when the first call had no one listening", function()
+    local rc, out, err = child("-u BASIQ_DEBUG", [[
+      local basiq = require("basiq")
+      local meta = { userId = "u1", snapshotId = "s1" }
+      assert(basiq.new({ server = arg[1] }).auth("t0ken").getIncome(meta))
+      local said = 0
+      local c = basiq.new({ server = arg[1], observe = function(ev) if ev.kind == "deprecated" then said = said + 1 end end })
+      for _ = 1, 3 do
+        for _ in c.auth("t0ken").paginate("getAffordabilityList", { userId = "u1" }) do end
+      end
+      print(said)
+    ]], srv.url)
+    assert.are.equal(0, rc, err)
+    assert.are.equal("1\n", out)
   end)
 end)
 

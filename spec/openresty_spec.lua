@@ -82,6 +82,16 @@ local EXTRA = [[
         ngx.say(out)
       }
     }
+    location = /jobs {
+      content_by_lua_block {
+        local a = ngx.req.get_uri_args()
+        local ids = {}
+        for id in a.ids:gmatch("[^,]+") do ids[#ids + 1] = id end
+        local c = require("basiq").new({ server = a.server }).auth("tok")
+        local results, errors = c.waitForJobs(ids, { interval = 30, timeout = tonumber(a.timeout) })
+        for _, id in ipairs(ids) do ngx.say(id, " ", results[id] and "success" or errors[id].code) end
+      }
+    }
     location = /phase/log {
       content_by_lua_block { ngx.say("ok") }
       log_by_lua_block {
@@ -122,6 +132,7 @@ local function nginx(tree, workers, backend, edits)
   f:write(conf)
   f:close()
   local pid = procs.spawn({ "env", "-u", "LD_PRELOAD", "BASIQ_API_KEY=" .. KEY, "BASIQ_SERVER=" .. backend,
+    "BASIQ_CONSENT_SERVER=" .. backend, -- basiq mock serves both, as Basiq's Consent UI at its root
     "BASIQ_WEBHOOK_SECRET=" .. SECRET, "nginx", "-p", dir, "-c", dir .. "/nginx.conf" }, dir .. "/logs/stdout.log")
   local up = procs.wait_port(port, 10, pid)
   local function log() return procs.read_file(dir .. "/logs/error.log") .. procs.read_file(dir .. "/logs/stdout.log") end
@@ -213,6 +224,26 @@ describe("in nginx", function()
       socket.sleep(0.05)
     end
     assert.matches("phase-check phase basiq.getUser: cannot call the Basiq API in nginx's log phase", log, 1, true)
+  end)
+
+  it("waits for jobs at once in light threads, the worker serving others meanwhile", function()
+    local ids = { "ok-ng1", "mfa-ng1", "fail-ng1", "slow-ng1" }
+    local t0 = socket.gettime()
+    local out = sh("curl -s '" .. one.url .. "/jobs?timeout=600&server=" .. srv.url .. "/jobsim&ids=" .. table.concat(ids, ",")
+      .. "' & sleep 0.2; curl -s " .. one.url .. "/phase/init_worker; wait")
+    local elapsed = socket.gettime() - t0
+    -- the other request, answered while the jobs were waited for, comes first
+    assert.are.equal("phase basiq.getUser: cannot call the Basiq API in nginx's init_worker phase, where it could only"
+      .. " block the worker; call it from rewrite, access or content, or defer it with ngx.timer.at\n"
+      .. "ok-ng1 success\nmfa-ng1 mfa-required\nfail-ng1 authorization-failed\nslow-ng1 timeout\n", out)
+    assert.is_true(elapsed < 1.5, "waited " .. elapsed .. " s for one 0.6 s timeout")
+    local first, second = 0, math.huge
+    for _, id in ipairs(ids) do
+      local t = procs.get_json(srv.url .. "/jobsim/jobs/" .. id .. "/stats").times
+      first = math.max(first, t[1])
+      if t[2] then second = math.min(second, t[2]) end
+    end
+    assert.is_true(first < second, "the jobs were polled one after another")
   end)
 
   it("verifies TLS on the worker threads as everywhere else", function()
@@ -356,6 +387,55 @@ describe("in nginx", function()
       assert.matches("a client request body is buffered to a temporary file", log, 1, true)
       assert.are.equal("413", send("msg_huge", '{"pad":"' .. ("x"):rep(1024 * 1024) .. '"}'))
     end)
+  end)
+
+  it("walks the consent journey through the example's routes, against basiq mock", function()
+    local mock = procs.mock({ "--transactions", "2" })
+    local app = nginx(tree, 1, mock.url)
+    local c = basiq.new({ server = mock.url, apiKey = KEY })
+    local uid = assert(c.createUser({ email = "gavin@hooli.com" })).data.id
+    local function get(url, cookie)
+      local out = sh("curl -s -D - " .. (cookie and "-H 'Cookie: " .. cookie .. "' " or "") .. procs.sh_quote(url))
+      local head, body = out:match("^(.-)\r\n\r\n(.*)$")
+      return tonumber(head:match("^HTTP/1.1 (%d+)")), head, body
+    end
+    -- start: a redirect to the Consent UI, the state in a cookie
+    local status, head = get(app.url .. "/consent/start?userId=" .. uid)
+    local _, body
+    assert.are.equal(302, status, head .. app.log())
+    local consent = head:match("\r\nLocation: (%S+)")
+    local state = head:match("\r\nSet%-Cookie: basiq_state=([%w_-]+); Path=/consent; Max%-Age=3600; HttpOnly; Secure; SameSite=Lax")
+    assert.matches("^" .. mock.url:gsub("%p", "%%%0") .. "/home%?token=mock%-", consent)
+    assert.are.equal(43, #state)
+    -- the Consent UI sends the browser back with jobIds and the state
+    local back = procs.sh("curl -s -o /dev/null -w '%{redirect_url}' " .. procs.sh_quote(consent))
+    local query = assert(back:match("%?(jobIds=[^&]+&state=.*)$"), back)
+    -- return, without the cookie, or another visit's: refused
+    status, _, body = get(app.url .. "/consent/return?" .. query)
+    assert.are.equal(403, status)
+    assert.matches("no state was kept for this visit", cjson.decode(body).error, 1, true)
+    status, _, body = get(app.url .. "/consent/return?" .. query, "basiq_state=" .. state:reverse())
+    assert.are.equal(403, status)
+    assert.matches("the redirect's state is not the one kept for this visit", cjson.decode(body).error, 1, true)
+    -- with it: the jobs waited for, the accounts shown
+    local t0 = socket.gettime()
+    status, head, body = get(app.url .. "/consent/return?" .. query, "basiq_state=" .. state)
+    assert.are.equal(200, status, body .. app.log())
+    local page = cjson.decode(body)
+    local job = query:match("^jobIds=([%x-]+)&")
+    assert.are.same({ [job] = "success" }, page.jobs)
+    assert.are.equal(2, #page.accounts)
+    assert.are.same({ "Everyday Account", "AU00000" }, { page.accounts[1].name, page.accounts[1].institution })
+    assert.matches("basiq_state=; Path=/consent; Max%-Age=0", head)
+    assert.is_true(socket.gettime() - t0 < 10)
+    -- used once: the same redirect again finds no visit
+    status, _, body = get(app.url .. "/consent/return?" .. query, "basiq_state=" .. state)
+    assert.are.equal(403, status)
+    assert.are.equal("this visit has expired; start again", cjson.decode(body).error)
+    local log = app.log()
+    app.stop()
+    mock.stop()
+    assert.is_nil(log:find(consent:match("token=([^&]+)"), 1, true), "the token reached nginx's log")
   end)
 
   it("shares one token among workers through lua_shared_dict basiq", function()

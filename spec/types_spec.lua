@@ -76,6 +76,20 @@ describe("library/", function()
     assert.are.equal(56, n)
   end)
 
+  it("marks exactly the operations Basiq's definitions deprecate ---@deprecated", function()
+    local marked = 0
+    for name, api in pairs(index) do
+      local text = procs.read_file(ROOT .. "/library/basiq-" .. api .. ".lua")
+      local op = require("basiq.ops." .. api).ops[name]
+      local head = "\n---" .. op.method .. " " .. op.path .. "\n"
+      local s = assert(text:find(head .. "---@deprecated\n", 1, true) or text:find(head, 1, true), name)
+      local annotated = text:sub(s, s + #head + 14) == head .. "---@deprecated\n"
+      assert.are.equal(op.deprecated == true, annotated, name)
+      if annotated then marked = marked + 1 end
+    end
+    assert.are.equal(8, marked)
+  end)
+
   it("annotates every helper a client has, and the result and error classes", function()
     local text = procs.read_file(ROOT .. "/library/basiq.lua")
     local n = 0

@@ -9,6 +9,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/rand.h>
 #include "basiq.h"
 
 static int b64_value(unsigned char ch) {
@@ -236,6 +237,20 @@ static int l_equal(lua_State *L) {
   return 1;
 }
 
+/* core.random(n) -> n bytes from OpenSSL's CSPRNG (seeded by the OS:
+ * getrandom), for values an attacker must not guess (the Consent UI's
+ * state). n from 1 to 1024; a generator that cannot answer raises, since
+ * no caller should go on with weaker bytes. */
+static int l_random(lua_State *L) {
+  lua_Integer n = luaL_checkinteger(L, 1);
+  unsigned char buf[1024];
+  luaL_argcheck(L, n >= 1 && n <= (lua_Integer)sizeof buf, 1, "from 1 to 1024 bytes");
+  if (RAND_bytes(buf, (int)n) != 1) return luaL_error(L, "basiq.core: the random generator failed");
+  lua_pushlstring(L, (const char *)buf, (size_t)n);
+  OPENSSL_cleanse(buf, (size_t)n);
+  return 1;
+}
+
 /* core.webhook_key(secret) -> the HMAC key | nil (not a secret both
  * reference libraries read) */
 static int l_webhook_key(lua_State *L) {
@@ -276,6 +291,7 @@ void basiq_open_crypto(lua_State *L) {
     {"b64encode", l_b64encode},
     {"b64decode", l_b64decode},
     {"equal", l_equal},
+    {"random", l_random},
     {"webhook_key", l_webhook_key},
     {"webhook_check", l_webhook_check},
     {NULL, NULL}

@@ -1,6 +1,7 @@
 -- make demo: the quick start against the real API when BASIQ_API_KEY is set,
--- otherwise against a local Prism mock of Basiq's Core definition (started
--- with the test suite's own helper).
+-- otherwise against `basiq mock`, the local Basiq that ships with the SDK
+-- (started with the test suite's own helper), which answers with what was
+-- sent. Nothing here needs Basiq's definitions or Prism.
 local procs = require("support.procs")
 
 local function quickstart(env)
@@ -12,14 +13,13 @@ if os.getenv("BASIQ_API_KEY") then
   print("demo: against the real Basiq API")
   ok = quickstart("")
 else
-  local mock = procs.prism("core.json")
-  local started, err = pcall(mock.ready, mock, 120)
+  local started, mock = pcall(procs.mock, { "--quiet" })
   if started then
-    print("demo: against a local Prism mock of Basiq (" .. mock.url .. "); set BASIQ_API_KEY for the real API")
+    print("demo: against basiq mock, a local Basiq (" .. mock.url .. "); set BASIQ_API_KEY for the real API")
     ok = quickstart("BASIQ_SERVER=" .. mock.url)
+    mock.stop()
   else
-    io.stderr:write(tostring(err), "\n")
+    io.stderr:write(tostring(mock), "\n")
   end
-  mock.stop()
 end
 os.exit(ok and 0 or 1)

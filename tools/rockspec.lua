@@ -54,6 +54,7 @@ dependencies = {
   "lua-cjson",
   "argparse", -- the basiq command
   "lyaml",    -- YAML definitions (required only when one is loaded)
+  "luasocket", -- basiq mock, the local Basiq for tests (required only when it runs)
 }
 external_dependencies = {
   -- Library only: on Debian curl.h lives in a multiarch include folder

@@ -8,6 +8,7 @@ local route = require("basiq.call.route")
 local values = require("basiq.shared.values")
 local engine = require("basiq.call.engine")
 local operations = require("basiq.call.operations")
+local observe = require("basiq.call.observe")
 
 local M = {}
 
@@ -42,6 +43,7 @@ function M.run(state, calls, options)
     local name = spec[1]
     local op, server = operations.find(state, name)
     if not op then errors.raise("basiq.batch: call " .. i .. ": unknown operation '" .. values.shown(name) .. "'") end
+    if op.deprecated then observe.deprecated(state, name) end
     local nargs = spec[3] ~= nil and 2 or spec[2] ~= nil and 1 or 0
     local req, msg = request.build(name, op, spec[2], spec[3], nargs)
     if not req then errors.raise("basiq.batch: call " .. i .. ": " .. msg) end

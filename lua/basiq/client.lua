@@ -80,18 +80,9 @@ function M.new(opts, target)
   -- A CLIENT_ACCESS token bound to userId (for Basiq's Consent UI), cached
   -- per user and renewed like the server token: token | nil, err.
   function client.clientToken(userId)
-    if type(userId) ~= "string" or userId == "" or userId:find("[%c]") then
-      errors.raise("basiq.clientToken: userId must be a non-empty string")
-    end
-    if not state.apikey then
-      errors.raise("basiq.clientToken: needs an API key: basiq.auth(\"Basic <key>\") or basiq.new{ apiKey = ... }")
-    end
-    local op, server = operations.find(state, "postToken")
-    route.check(route.of(state, "postToken", op, server), "clientToken") -- the API key goes out: never over plain http
-    -- before token.get, whose wait for another renewal could not sleep here
-    local perr = engine.unusable(state, "clientToken")
-    if perr then return nil, perr end
-    return engine.client_token(state, userId)
+    local tok, err = engine.client_token(state, userId, nil, "clientToken")
+    if not tok then return nil, err end
+    return tok
   end
 
   function client.server(url)
@@ -142,6 +133,23 @@ function M.new(opts, target)
   -- step waits for an answer (nil, err); see basiq/jobs.lua.
   function client.waitForJob(jobId, wait_opts)
     return require("basiq.jobs").wait(client, state.transport, jobId, wait_opts)
+  end
+
+  -- results, errors by job id: many jobs (a Consent UI redirect's) at once.
+  function client.waitForJobs(jobIds, wait_opts)
+    return require("basiq.jobs").wait_all(client, state, jobIds, wait_opts)
+  end
+
+  -- The Consent UI's address for userId, with a CLIENT_ACCESS token in it:
+  -- url, state | nil, err (basiq/consent.lua).
+  function client.consentUrl(userId, consent_opts)
+    return require("basiq.consent").url(state, userId, consent_opts)
+  end
+
+  -- The redirect back from the Consent UI: jobIds | nil, err (err.code
+  -- "state" when its state is not the one kept for the visit).
+  function client.consentReturn(query, expectedState)
+    return require("basiq.consent").returned(query, expectedState)
   end
 
   -- results, errors = basiq.batch({ { "getUser", { userId = a } }, ... }, { concurrency = 16 })

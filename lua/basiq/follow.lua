@@ -1,7 +1,8 @@
 -- basiq.follow: GET a link the API handed back (a webhook event's
--- links.eventEntity, say) with the client's credentials. Only on the
--- client's own server, as paginate follows links.next: a link anywhere
--- else would take the token with it, so it is refused, never sent.
+-- links.eventEntity, a job step's result.url "/users/...") with the
+-- client's credentials. Only on the client's own server (guard.within), as
+-- paginate follows links.next: a link anywhere else would take the token
+-- with it, so it is refused, never sent.
 local errors = require("basiq.shared.errors")
 local guard = require("basiq.call.guard")
 local route = require("basiq.call.route")
@@ -16,13 +17,15 @@ local ROUTE_OF = "getUser"
 
 -- res | nil, err (err.code "refused" for a link off the client's server).
 function M.get(state, link)
-  if type(link) ~= "string" then errors.raise("basiq.follow: link must be a string (a URL the API handed back)") end
+  if type(link) ~= "string" then
+    errors.raise("basiq.follow: link must be a string (a path or URL the API handed back)")
+  end
   local op, server = operations.find(state, ROUTE_OF)
   local r = route.check(route.of(state, ROUTE_OF, op, server), "follow")
   local rest = guard.within(r.base, link)
   if not rest then
-    return nil, errors.new("refused", "basiq.follow: the link leads away from the client's server;"
-      .. " not following it (the token stays here)", { link = link })
+    return nil, errors.new("refused", "basiq.follow: not following this link (the token stays here): "
+      .. guard.LINK_RULE, { link = link })
   end
   return engine.run(state, "follow", r, { method = "GET", path = rest, headers = { "Accept: application/json" } })
 end

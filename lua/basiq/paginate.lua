@@ -1,12 +1,13 @@
 -- basiq.paginate: every page of a list operation, following links.next on
--- the client's own server only (a link elsewhere would take the token with
--- it). Each page is an ordinary call of the engine, routed and guarded as
+-- the client's own server only (guard.within: a path, or a URL under the
+-- server's; a link elsewhere would take the token with it). Each page is an ordinary call of the engine, routed and guarded as
 -- the client's settings are when it is sent.
 local errors = require("basiq.shared.errors")
 local request = require("basiq.call.request")
 local route = require("basiq.call.route")
 local guard = require("basiq.call.guard")
 local engine = require("basiq.call.engine")
+local observe = require("basiq.call.observe")
 
 local M = {}
 
@@ -14,6 +15,7 @@ local M = {}
 -- after one (false, err), since Lua's for stops at a nil first value.
 function M.pages(state, name, op, server, a, b, nargs)
   if op.method ~= "GET" then errors.raise("basiq.paginate: " .. name .. " is not a list operation (GET)") end
+  if op.deprecated then observe.deprecated(state, name) end
   local req, msg = request.build(name, op, a, b, nargs)
   if not req then errors.raise(msg) end
   local base = route.check(route.of(state, name, op, server), "paginate").base
@@ -43,7 +45,7 @@ function M.pages(state, name, op, server, a, b, nargs)
         req = { method = "GET", path = rest }
       else
         pending = errors.new("pagination", "basiq." .. name
-          .. ": links.next leads away from the client's server; not following it (the token stays here)")
+          .. ": not following links.next (the token stays here): " .. guard.LINK_RULE)
       end
     end
     return res

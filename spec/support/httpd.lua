@@ -152,14 +152,17 @@ end
 
 -- Pages: page k has data { {id = "t<k>"} } and, before the last, links.next
 -- (absolute, opaque cursor). -away links page 2 to another host; -fail
--- answers page 2 with a 500.
+-- answers page 2 with a 500; -path gives links.next as Basiq's own links
+-- are, a path under the API's base URL ("/users/u1/transactions?next=c2").
 local function pages_route(sock, req, n, mode, rest)
   local path, query = rest:match("^([^?]*)%??(.*)$")
   local k = tonumber(query:match("next=c(%d+)") or "1")
   local json = { ["Content-Type"] = "application/json" }
   if k == 2 and mode == "-fail" then return respond(sock, 500, json, basiq_error(500)) end
   local links = { self = "http://" .. req.headers.host .. req.target }
-  if k < n then
+  if k < n and mode == "-path" then
+    links.next = path .. "?next=c" .. (k + 1)
+  elseif k < n then
     local host = mode == "-away" and "elsewhere.invalid" or req.headers.host
     links.next = "http://" .. host .. "/pages/" .. n .. mode .. path .. "?next=c" .. (k + 1)
   end

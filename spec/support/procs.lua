@@ -91,6 +91,29 @@ function M.temp_file(content)
   return path
 end
 
+-- A new empty temporary folder: its path.
+function M.temp_dir()
+  local dir = os.tmpname()
+  os.remove(dir)
+  assert(M.execute("mkdir -p " .. sh_quote(dir)))
+  return dir
+end
+
+-- An https server on loopback (openssl s_server -www) with a certificate
+-- for 127.0.0.1 that no CA signed: { url, cert (its path), stop() }.
+function M.tls_server()
+  local dir = M.temp_dir()
+  assert(M.execute("openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=loopback"
+    .. " -addext subjectAltName=IP:127.0.0.1 -keyout " .. dir .. "/k.pem -out " .. dir .. "/c.pem 2>/dev/null"),
+    "openssl could not make a certificate")
+  local port = M.free_port()
+  local pid = M.spawn({ "openssl", "s_server", "-accept", "127.0.0.1:" .. port, "-cert", dir .. "/c.pem",
+    "-key", dir .. "/k.pem", "-www", "-quiet" }, dir .. "/s_server.log")
+  assert(M.wait_port(port, 10, pid), "openssl s_server did not start")
+  return { url = "https://127.0.0.1:" .. port, cert = dir .. "/c.pem",
+           stop = function() M.kill(pid); os.execute("rm -rf " .. sh_quote(dir)) end }
+end
+
 -- GET url through the core (no SDK rules in the way) -> its decoded JSON;
 -- for the stats routes of the suite's server.
 function M.get_json(url)
@@ -222,12 +245,17 @@ function M.run(cmd)
   return code, o, e
 end
 
--- A Prism mock of one Basiq definition: { url, pid, stop() }.
-function M.prism(def)
+-- A Prism mock of one Basiq definition: { url, pid, stop() }. With
+-- upstream (a URL), Prism's proxy in front of it instead, which checks
+-- every request and answer against the definition and lists what it found
+-- wrong in the answer's sl-violations header (the answer passes unchanged).
+function M.prism(def, upstream)
   local port = M.free_port()
   local log = os.tmpname()
-  local pid = M.spawn({ ROOT .. "/node_modules/.bin/prism", "mock", "-h", "127.0.0.1", "-p", tostring(port),
-    M.SPEC_DIR .. "/" .. def }, log)
+  local argv = { ROOT .. "/node_modules/.bin/prism", upstream and "proxy" or "mock", "-h", "127.0.0.1",
+    "-p", tostring(port), M.SPEC_DIR .. "/" .. def }
+  if upstream then argv[#argv + 1] = upstream end
+  local pid = M.spawn(argv, log)
   return {
     url = "http://127.0.0.1:" .. port, port = port, pid = pid, log = log,
     ready = function(_, seconds)
@@ -236,6 +264,30 @@ function M.prism(def)
     end,
     stop = function() M.kill(pid); os.remove(log) end,
   }
+end
+
+-- `basiq mock` (bin/basiq, on this run's runtime against its own build of
+-- the core), with extra arguments (a list, e.g. { "--webhook", url,
+-- "--secret", s }): { url, pid, log(), stop() } once it prints its URL.
+function M.mock(args)
+  local argv = { M.LUA, ROOT .. "/bin/basiq", "mock", "--port", "0" } -- bin/basiq finds lua/ and build/ itself
+  for _, a in ipairs(args or {}) do argv[#argv + 1] = a end
+  local log = os.tmpname()
+  local pid = M.spawn(argv, log)
+  local deadline = socket.gettime() + 10
+  local url
+  repeat
+    url = read_file(log):match("basiq mock: listening on (http://[%d.:]+)")
+    if not url then socket.sleep(0.02) end
+  until url or socket.gettime() > deadline or not M.alive(pid)
+  if not url then
+    local text = read_file(log)
+    M.kill(pid)
+    os.remove(log)
+    error("basiq mock did not start:\n" .. text)
+  end
+  return { url = url, pid = pid, log = function() return read_file(log) end,
+           stop = function() M.kill(pid); os.remove(log) end }
 end
 
 -- The spec suite's own HTTP server (spec/support/httpd.lua): { url, stop() }.

@@ -251,7 +251,10 @@ end
 function M.bind(state, name)
   local op, server
   local function dispatch(a, b, nargs)
-    if not op then op, server = operations.find(state, name) end
+    if not op then
+      op, server = operations.find(state, name)
+      if op.deprecated then observe.deprecated(state, name) end
+    end
     local r = state.routes[op] or route.of(state, name, op, server)
     if r.fast and nargs == 1 and type(a) == "table" then
       local url = fast_url(r.plan, a, r.base, r.prefix)
@@ -287,12 +290,12 @@ local function fetch_token(state, form, deadline)
 end
 
 -- The automatic token under key, fetched with form: cached, renewed by one
--- caller at a time; token, nil, waited | nil, err (waited: the clock moved
--- on, a renewal was made or awaited).
-local function auto_token(state, key, fetch, deadline)
-  local tok, err, waited = token.get(state.store, state.transport, key, fetch, deadline)
+-- caller at a time; token, nil, waited, expires_in | nil, err (waited: the
+-- clock moved on, a renewal was made or awaited; min_life: token.get's).
+local function auto_token(state, key, fetch, deadline, min_life)
+  local tok, err, waited, life = token.get(state.store, state.transport, key, fetch, deadline, min_life)
   if tok then credentials.note(state, tok) end -- a new one (perhaps another worker's) joins the redaction list
-  return tok, err, waited
+  return tok, err, waited, life
 end
 
 function server_token(state, deadline)
@@ -304,14 +307,28 @@ function server_token(state, deadline)
   return auto_token(state, state.server_key, fetch, deadline)
 end
 
--- A CLIENT_ACCESS token bound to userId: token | nil, err.
-function M.client_token(state, userId)
+-- A CLIENT_ACCESS token bound to userId (for Basiq's Consent UI), with at
+-- least min_life seconds left when given (else the cache's renewal
+-- margin): token, expires_in | nil, err. who names the public function
+-- for a mistake and for its errors ("clientToken", "consentUrl").
+function M.client_token(state, userId, min_life, who)
+  if type(userId) ~= "string" or userId == "" or userId:find("[%c]") then
+    errors.raise("basiq." .. who .. ": userId must be a non-empty string")
+  end
+  if not state.apikey then
+    errors.raise("basiq." .. who .. ": needs an API key: basiq.auth(\"Basic <key>\") or basiq.new{ apiKey = ... }")
+  end
+  local op, server = operations.find(state, "postToken")
+  route.check(route.of(state, "postToken", op, server), who) -- the API key goes out: never over plain http
+  -- before token.get, whose wait for another renewal could not sleep here
+  local perr = M.unusable(state, who)
+  if perr then return nil, perr end
   local form = { scope = "CLIENT_ACCESS", userId = userId }
-  local tok, err = auto_token(state, state.keyid .. "CLIENT_ACCESS:" .. userId, function(deadline)
+  local tok, err, _, life = auto_token(state, state.keyid .. "CLIENT_ACCESS:" .. userId, function(deadline)
     return fetch_token(state, form, deadline)
-  end, state.transport.now() + state.timeout / 1000)
-  if not tok then return nil, errors.wrap("clientToken", err, "could not get a token", credentials.secrets(state)) end
-  return tok
+  end, state.transport.now() + state.timeout / 1000, min_life)
+  if not tok then return nil, errors.wrap(who, err, "could not get a token", credentials.secrets(state)) end
+  return tok, life
 end
 
 return M

@@ -32,13 +32,28 @@ function M.insecure(url)
   return not url:find("^[Hh][Tt][Tt][Pp][Ss]://")
 end
 
--- The part of url after base when url is on base's server (same scheme,
--- host and port; compared without case) and stays a plain path: "/x?y".
--- nil when it leads anywhere else.
+-- What a link must be for the client to follow it with its credential:
+-- the one rule follow, paginate and webhook fetches keep, said in their
+-- refusals.
+M.LINK_RULE = "links are followed only on the client's own server: a path such as /users/... (Basiq's own"
+  .. " links), taken under the client's server URL, or a full URL that begins with that server URL"
+
+-- The part of url to append to base when url is on base's server, as a
+-- plain path "/x?y": a path link (Basiq's job steps give "/users/..."),
+-- which is relative to base as an operation's path is, or a full URL with
+-- base's scheme, host and port (compared without case) and path prefix.
+-- nil when it leads anywhere else, or holds spaces or control bytes.
 function M.within(base, url)
-  if type(url) ~= "string" or url:sub(1, #base):lower() ~= base:lower() then return nil end
+  if type(url) ~= "string" or url:find("[%c%s]") then return nil end
+  if url:find("^/") then
+    -- "//host/..." is a URL without a scheme, on another host; "/\host" is
+    -- one to browsers: neither is a path
+    if url:find("^/[/\\]") then return nil end
+    return url
+  end
+  if url:sub(1, #base):lower() ~= base:lower() then return nil end
   local rest = url:sub(#base + 1)
-  if not rest:find("^[/?]") or rest:find("[%c%s]") then return nil end
+  if not rest:find("^[/?]") then return nil end
   return rest
 end
 

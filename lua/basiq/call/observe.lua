@@ -1,8 +1,10 @@
 -- Call events: one table per HTTP attempt (kind "attempt") and per
--- attempt of an automatic token's fetch (kind "token"), and one per webhook
--- delivery received (kind "webhook"), handed to the user's observer and to
--- the debug log. An event never holds a credential, a token, a URL, a
--- webhook secret or body; an observer that raises never breaks a call.
+-- attempt of an automatic token's fetch (kind "token"), one per webhook
+-- delivery received ("webhook"), a shared store's failures ("store") and a
+-- deprecated operation's first call ("deprecated"), handed to the user's
+-- observer and to the debug log. An event never holds a credential, a
+-- token, a URL, a webhook secret or body; an observer that raises never
+-- breaks a call.
 local errors = require("basiq.shared.errors")
 local credentials = require("basiq.call.credentials")
 local values = require("basiq.shared.values")
@@ -28,13 +30,14 @@ local function report(state, why)
   if in_nginx() then ngx.log(ngx.ERR, msg) else io.stderr:write(msg, "\n") end
 end
 
--- One line of the debug log for an event.
+-- One line of the debug log for an event: an attempt's figures, or what
+-- any other event says.
 local function line(ev)
   local parts
-  if ev.kind == "store" then
-    return "basiq: store " .. ev.store .. " " .. ev.code
-  elseif ev.kind == "webhook" then
+  if ev.kind == "webhook" then
     parts = { "basiq: webhook", ev.outcome, values.shown(ev.eventTypeId or "-"), tostring(ev.status) }
+  elseif not ev.attempt then
+    return ev.message -- a deprecated operation's notice says it all
   else
     parts = { "basiq:", ev.kind, ev.operation, ev.method, ev.status and tostring(ev.status) or ev.code,
       string.format("attempt %d", ev.attempt) }
@@ -62,7 +65,7 @@ function M.configure(state)
     return
   end
   state.emit = function(ev)
-    if debug then log(state, ev) end
+    if debug and ev.kind ~= "store" then log(state, ev) end -- M.store logs its own, debug or not
     if observer then
       local ok, why = pcall(observer, ev)
       if not ok then report(state, why) end
@@ -89,6 +92,20 @@ function M.store(state, what, err, which)
     or "basiq: " .. name .. " is back"
   if in_nginx() then ngx.log(ngx.WARN, text) else io.stderr:write(text, "\n") end
   if state.emit then state.emit({ kind = "store", store = which, code = what, message = text }) end
+end
+
+-- Operations whose deprecation this process has told (once each, to the
+-- first client that observes or logs when it calls one).
+local told = {}
+
+-- A call of an operation Basiq's definition marks deprecated: one event
+-- and one debug line, on the first such call in the process that anyone
+-- observes.
+function M.deprecated(state, name)
+  if told[name] or not state.emit then return end
+  told[name] = true
+  state.emit({ kind = "deprecated", operation = name,
+    message = "basiq: " .. name .. " is deprecated in Basiq's definition: it may stop working; said once per process" })
 end
 
 -- The event of attempt n: o its outcome, err the error it ended the call

@@ -14,6 +14,7 @@ local OPTIONS = { -- option -> kind of value
   timeout = "ms", attemptTimeout = "ms", connectTimeout = "ms", maxBodySize = "bytes", caFile = "string",
   retries = "count", retryDelay = "ms", retryMaxDelay = "ms", allowInsecureHttp = "boolean",
   transport = "transport", observe = "function", debug = "boolean", tokenStore = "store",
+  consentServer = "url", -- the Consent UI's base URL (consent.lua has the default)
 }
 
 -- Timeouts of a call's first attempt, which has the whole budget, and
@@ -61,6 +62,8 @@ function M.apply(who, state, opts)
     elseif kind == "string" or kind == "boolean" or kind == "function" then
       if type(v) ~= kind then fail(who, "option '%s' must be a %s", k, kind) end
       state[k] = v
+    elseif kind == "url" then
+      state[k] = guard.base_url(v) or fail(who, "option '%s' must be an http:// or https:// URL", k)
     elseif kind == "count" then
       if not values.integer(v, 0, 10) then fail(who, "option '%s' must be an integer from 0 to 10", k) end
       state[k] = v

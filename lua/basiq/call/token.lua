@@ -97,33 +97,44 @@ function M.margin(expires_in)
   return math.min(60, expires_in / 10)
 end
 
--- Returns a valid token for key: token, nil, waited (waited: a renewal was
--- made or awaited, so the clock moved on) | nil, err. fetch(deadline) ->
--- token, expires_in | nil, err does the request; clock = { now = fn, sleep
--- = fn }; deadline bounds any waiting for another coroutine's (or worker's,
--- or host's) renewal.
-function M.get(store, clock, key, fetch, deadline)
+-- Returns a valid token for key: token, nil, waited, expires_in (waited: a
+-- renewal was made or awaited, so the clock moved on; expires_in: its
+-- seconds left) | nil, err. fetch(deadline) -> token, expires_in | nil,
+-- err does the request; clock = { now = fn, sleep = fn }; deadline bounds
+-- any waiting for another coroutine's (or worker's, or host's) renewal.
+-- min_life (seconds, optional): a token with less life left is renewed
+-- first, and never handed out (the Consent UI's token must outlive the
+-- person's visit); a fresh one with less is an error.
+function M.get(store, clock, key, fetch, deadline, min_life)
   local wait, waited = 0.005, false
+  local need = min_life or 0
   while true do
     local token, renew_in, expires_in = store.get(key)
-    if token and renew_in > 0 then return token, nil, waited end
+    if token and renew_in > 0 and expires_in >= need then return token, nil, waited, expires_in end
     if store.lock(key, LOCK_TTL) then
       -- checked again under the lock: another worker may have just renewed
       token, renew_in, expires_in = store.get(key)
-      if token and renew_in > 0 then store.unlock(key); return token, nil, waited end
+      if token and renew_in > 0 and expires_in >= need then store.unlock(key); return token, nil, waited, expires_in end
       local before = clock.now()
       -- not under pcall, which Lua 5.1 could not yield across (a cosocket
       -- transport): a bug that raises here leaves the lock to expire
       local t, life = fetch(deadline)
       if t then store.set(key, t, life - M.margin(life), life) end
       store.unlock(key) -- after set: whoever waited finds the new token
-      if t then return t, nil, true end
+      if t then
+        if life < need then
+          return nil, require("basiq.shared.errors").new("token-life", string.format(
+            "the token issued lives %g s, less than the %g s asked for", life, need))
+        end
+        return t, nil, true, life
+      end
       -- renewal failed: a token that has not expired yet still serves
-      if token and expires_in > clock.now() - before then return token, nil, true end
+      local left = token and expires_in - (clock.now() - before)
+      if left and left > 0 and left >= need then return token, nil, true, left end
       return nil, life
     end
     -- someone else is renewing: the current token serves until it expires
-    if token and expires_in > 0 then return token, nil, waited end
+    if token and expires_in > 0 and expires_in >= need then return token, nil, waited, expires_in end
     local now = clock.now()
     if now >= deadline then
       return nil, require("basiq.shared.errors").new("timeout", "timed out waiting for another token renewal")

@@ -1,7 +1,7 @@
 -- cli/: the `basiq` command (bin/basiq) and its printer.
 -- It calls the public API only, as a user's script would.
 --
--- The `basiq` command (bin/basiq): install, ops, or one call of an
+-- The `basiq` command (bin/basiq): install, ops, mock, or one call of an
 -- operation, parsed with lua-argparse. Exit codes: 0 on success (a 2xx),
 -- 1 on an HTTP, network or load failure, 2 on a usage mistake. It prints
 -- no credential: its errors are the SDK's, which redacts them.
@@ -93,6 +93,8 @@ local function build_parser(ops)
   install:argument("source", "A file (JSON or YAML), an http(s) URL, a GitHub page or a registry id @project[/version]#uuid.")
   install:option("--name", "The module's name (default: from the source).")
   install:option("--out", "The folder to write into.", ".")
+
+  require("basiq.mock").define(parser)
 
   local list = parser:command("ops", "List operations: name, method, path, parameters.")
   list:argument("pattern", "Only names containing this (any case)."):args("?")
@@ -223,12 +225,13 @@ function M.main(argv, out, err_out)
   out, err_out = out or io.stdout, err_out or io.stderr
   local ok, code = pcall(function()
     local c, ops
-    if argv[1] ~= "install" then c, ops = client_for(loads_in(argv)) else ops = {} end
+    if argv[1] ~= "install" and argv[1] ~= "mock" then c, ops = client_for(loads_in(argv)) else ops = {} end
     local parser = build_parser(ops)
     local parsed, args = parser:pparse(argv)
     if not parsed then exit_with(USAGE, parser:get_usage() .. "\n\nError: " .. tostring(args)) end
     if args.command == "install" then return install(args, out) end
     if args.command == "ops" then return list_ops(ops, args, out) end
+    if args.command == "mock" then return require("basiq.mock").main(args, out, err_out) end
     return call(c, ops[args.command], args, out, err_out)
   end)
   if ok then return code end

@@ -289,6 +289,7 @@ function M.compile(doc, api)
       accept = media[1],
       accepts = media[2] and media or nil,
       servers = op.servers and op.servers[1] and { op.servers[1].url } or nil,
+      deprecated = op.deprecated == true or nil, -- said once on its first call (call/observe.lua)
     }
   end)
   return { api = api, servers = servers, ops = ops }
@@ -322,8 +323,9 @@ function M.check(t)
     end
     if op.params ~= nil and type(op.params) ~= "table" or type(op.security) ~= "table"
       or op.body ~= nil and (type(op.body) ~= "table" or type(op.body.media) ~= "string")
-      or not strings(op.servers) or op.accept ~= nil and type(op.accept) ~= "string" or not strings(op.accepts) then
-      error(what .. ": params, body, security, servers or accept of the wrong type", 0)
+      or not strings(op.servers) or op.accept ~= nil and type(op.accept) ~= "string" or not strings(op.accepts)
+      or op.deprecated ~= nil and type(op.deprecated) ~= "boolean" then
+      error(what .. ": params, body, security, servers, accept or deprecated of the wrong type", 0)
     end
   end
   return t

@@ -243,6 +243,7 @@ local function operation(w, name, method, path, op, params, compiled)
   local body_required = compiled.body and compiled.body.required
   local res = "basiq." .. name .. ".response?, basiq.Error?"
   local lines = { "---" .. method:upper() .. " " .. path }
+  if compiled.deprecated then lines[#lines + 1] = "---@deprecated" end
   local args = {}
   if body then
     lines[#lines + 1] = "---@param body" .. (body_required and "" or "?") .. " " .. body

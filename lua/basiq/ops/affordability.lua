@@ -5,6 +5,7 @@ return {
     getAffordability = {
       accept = "application/json",
       accepts = { "application/json", "application/pdf" },
+      deprecated = true,
       method = "GET",
       params = {
         { ["in"] = "path", name = "userId", required = true, type = "string" },
@@ -15,6 +16,7 @@ return {
     },
     getAffordabilityList = {
       accept = "application/json",
+      deprecated = true,
       method = "GET",
       params = { { ["in"] = "path", name = "userId", required = true, type = "string" } },
       path = "/users/{userId}/affordability",
@@ -23,6 +25,7 @@ return {
     getAffordabilitySnapshotTransactions = {
       accept = "application/json",
       accepts = { "application/json", "application/csv" },
+      deprecated = true,
       method = "GET",
       params = {
         { ["in"] = "path", name = "userId", required = true, type = "string" },
@@ -35,6 +38,7 @@ return {
     getExpenses = {
       accept = "application/json",
       accepts = { "application/json", "text/csv" },
+      deprecated = true,
       method = "GET",
       params = {
         { ["in"] = "path", name = "userId", required = true, type = "string" },
@@ -45,6 +49,7 @@ return {
     },
     getIncome = {
       accept = "application/json",
+      deprecated = true,
       method = "GET",
       params = {
         { ["in"] = "path", name = "userId", required = true, type = "string" },
@@ -65,6 +70,7 @@ return {
           t = "o"
         }
       },
+      deprecated = true,
       method = "POST",
       params = { { ["in"] = "path", name = "userId", required = true, type = "string" } },
       path = "/users/{userId}/affordability",
@@ -81,6 +87,7 @@ return {
           t = "o"
         }
       },
+      deprecated = true,
       method = "POST",
       params = { { ["in"] = "path", name = "userId", required = true, type = "string" } },
       path = "/users/{userId}/expenses",
@@ -97,6 +104,7 @@ return {
           t = "o"
         }
       },
+      deprecated = true,
       method = "POST",
       params = { { ["in"] = "path", name = "userId", required = true, type = "string" } },
       path = "/users/{userId}/income",
