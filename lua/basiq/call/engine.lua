@@ -257,16 +257,18 @@ end
 -- holds the fast path (one metadata table of path ids, no automatic token:
 -- getUser, getJob, ...), so that the commonest call spends no Lua call on
 -- dispatch; everything else takes call(). The operation's table is looked
--- up on the first call (each API's loads on first use).
+-- up on the first call (each API's loads on first use). The function
+-- itself only counts its arguments and tail-calls one of fixed arity:
+-- LuaJIT cannot compile a return into a vararg function's frame, so a
+-- trace that resumes after a C call (the URL's escape, the transfer,
+-- cjson.decode) would stop there and leave the rest to the interpreter.
 function M.bind(state, name)
   local op, server
-  return function(...)
+  local function dispatch(a, b, nargs)
     if not op then
       op, server = operations.find(state, name)
       if op.deprecated then observe.deprecated(state, name) end
     end
-    local a, b = ...
-    local nargs = select("#", ...)
     local r = state.routes[op] or route.of(state, name, op, server)
     if r.fast and nargs == 1 and type(a) == "table" then
       local url = fast_url(r.plan, a, r.base, r.prefix)
@@ -279,6 +281,10 @@ function M.bind(state, name)
       end
     end
     return call(state, name, op, r, a, b, nargs)
+  end
+  return function(...)
+    local a, b = ...
+    return dispatch(a, b, select("#", ...))
   end
 end
 
