@@ -1,27 +1,23 @@
--- Quick start: give the API key, then call operations. The SDK fetches the
--- SERVER_ACCESS token on first need and renews it before it expires.
---   BASIQ_API_KEY=... lua5.4 examples/quickstart.lua     (the real API)
---   make demo                                             (basiq mock, a local Basiq)
+-- Quick start (README's, word for word below this header): give the API
+-- key, then call operations; the SDK fetches the SERVER_ACCESS token on
+-- first need and renews it before it expires.
+--   BASIQ_API_KEY=... lua5.4 examples/quickstart.lua                  (Basiq's API)
+--   BASIQ_SERVER=http://127.0.0.1:4010 BASIQ_API_KEY=any lua5.4 examples/quickstart.lua
+--                                      (a local Basiq: `basiq mock`; make demo does this)
 local basiq = require("basiq")
 
-local key = os.getenv("BASIQ_API_KEY") or "local-mock-key"
+-- BASIQ_SERVER: a local Basiq (`basiq mock` prints its URL); unset: Basiq's own API
 if os.getenv("BASIQ_SERVER") then basiq.server(os.getenv("BASIQ_SERVER")) end
-
-basiq.auth("Basic " .. key)
+basiq.auth("Basic " .. assert(os.getenv("BASIQ_API_KEY"), "set BASIQ_API_KEY (basiq mock takes any)"))
+-- tokens are automatic from here on
 
 local res, err = basiq.createUser({
-  email = "gavin@hooli.com",
-  mobile = "+61410888666",
-  firstName = "Gavin",
-  lastName = "Belson",
+  email = "gavin@hooli.com", mobile = "+61410888666", firstName = "Gavin", lastName = "Belson",
 })
-if not res then
-  io.stderr:write(tostring(err), "\n")
-  os.exit(1)
-end
+if not res then error(tostring(err)) end
+print("created user " .. res.data.id .. " (HTTP " .. res.status .. ")")
 
-local user = res.data
-print(string.format("created user %s (HTTP %d)", user.id, res.status))
-print(string.format("  email  %s", tostring(user.email)))
-print(string.format("  mobile %s", tostring(user.mobile)))
-print(string.format("  name   %s %s", tostring(user.firstName), tostring(user.lastName)))
+local user = assert(basiq.getUser({ userId = res.data.id })).data -- read back
+print("  email  " .. user.email)
+print("  mobile " .. user.mobile)
+print("  name   " .. user.firstName .. " " .. user.lastName)

@@ -29,21 +29,22 @@
 ---@field filename? string
 ---@field content_type? string
 
+-- (false gives a non-boolean option its default back)
 ---@class basiq.Options
----@field timeout? number ms, the whole call
----@field attemptTimeout? number ms
----@field connectTimeout? number ms
----@field retries? integer 0 to 10
----@field retryDelay? number ms
----@field retryMaxDelay? number ms
----@field maxBodySize? number bytes
----@field caFile? string
+---@field timeout? number|false ms, the whole call
+---@field attemptTimeout? number|false ms
+---@field connectTimeout? number|false ms
+---@field retries? integer|false 0 to 10
+---@field retryDelay? number|false ms
+---@field retryMaxDelay? number|false ms
+---@field maxBodySize? number|false bytes
+---@field caFile? string|false
 ---@field allowInsecureHttp? boolean
----@field transport? "curl"|"ngx"|table|fun(req: table): table
----@field observe? fun(ev: basiq.Event) one event per HTTP attempt, per token fetch and per webhook delivery
+---@field transport? "curl"|"ngx"|table|fun(req: table): table|false
+---@field observe? fun(ev: basiq.Event)|false one event per HTTP attempt, per token fetch and per webhook delivery; false: none
 ---@field debug? boolean one log line per event
----@field tokenStore? basiq.TokenStore a store shared beyond this client (basiq.redisStore)
----@field consentServer? string the Consent UI's base URL, default https://consent.basiq.io
+---@field tokenStore? basiq.TokenStore|false a store shared beyond this client (basiq.redisStore)
+---@field consentServer? string|false the Consent UI's base URL, default https://consent.basiq.io
 
 ---@class basiq.Event
 ---@field kind "attempt"|"token"|"store"|"webhook"|"deprecated"

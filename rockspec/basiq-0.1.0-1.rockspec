@@ -35,7 +35,7 @@ build = {
   type = "builtin",
   modules = {
     ["basiq.core"] = {
-      sources = { "src/buf.c", "src/core.c", "src/crypto.c", "src/easy.c", "src/encode.c", "src/multi.c", "src/redis.c", "src/reply.c", "src/wire.c", "src/xfer.c" },
+      sources = { "src/buf.c", "src/core.c", "src/crypto.c", "src/easy.c", "src/encode.c", "src/multi.c", "src/numbers.c", "src/redis.c", "src/reply.c", "src/wire.c", "src/xfer.c" },
       libraries = { "curl", "crypto", "hiredis", "http_parser", "z" },
       libdirs = { "$(CURL_LIBDIR)", "$(CRYPTO_LIBDIR)", "$(HIREDIS_LIBDIR)", "$(HTTP_PARSER_LIBDIR)",
                   "$(ZLIB_LIBDIR)" },
@@ -97,6 +97,7 @@ build = {
     ["basiq.redis.token_store"] = "lua/basiq/redis/token_store.lua",
     ["basiq.shared.errors"] = "lua/basiq/shared/errors.lua",
     ["basiq.shared.lazy"] = "lua/basiq/shared/lazy.lua",
+    ["basiq.shared.strict"] = "lua/basiq/shared/strict.lua",
     ["basiq.shared.suggest"] = "lua/basiq/shared/suggest.lua",
     ["basiq.shared.values"] = "lua/basiq/shared/values.lua",
     ["basiq.transport"] = "lua/basiq/transport/init.lua",

@@ -1,7 +1,9 @@
--- make bench compares like with like: its raw libcurl loop and its
--- core-only loop send exactly the request basiq.getUser sends (compared
--- through the suite's echo server), and its workers stop on a wrong answer
--- rather than time it. (The bench itself is `make bench`, not part of test.)
+-- make bench compares like with like: its raw libcurl loop, its core-only
+-- loop and its LuaJIT yardstick (the full lua-curl loop) send exactly the
+-- request basiq.getUser sends (compared through the suite's echo server),
+-- the yardstick reads the same header table the SDK returns, and the
+-- workers stop on a wrong answer rather than time it. (The bench itself is
+-- `make bench`, not part of test.)
 local procs = require("support.procs")
 local basiq = require("basiq")
 local cjson = require("cjson")
@@ -10,6 +12,9 @@ local ROOT = procs.ROOT
 local q = procs.sh_quote
 local LUA = "env LUA_PATH_5_4=" .. q(ROOT .. "/lua/?.lua;" .. ROOT .. "/lua/?/init.lua;;")
   .. " LUA_CPATH_5_4=" .. q(ROOT .. "/build/lua5.4/?.so;;") .. " lua5.4 " .. q(ROOT .. "/bench/sdk.lua")
+-- the lua-curl loops (Debian's lua-curl is for LuaJIT and 5.1 only)
+local LUACURL = "env LUA_PATH=" .. q(ROOT .. "/lua/?.lua;;") .. " luajit " .. q(ROOT .. "/bench/luacurl.lua")
+local elsewhere = procs.not_in_54()
 
 -- output lines and exit status of cmd fed with the lines of input
 local function run(input, cmd)
@@ -23,7 +28,7 @@ local function run(input, cmd)
 end
 
 describe("make bench", function()
-  local srv, rawcurl, want
+  local srv, rawcurl, want, want_headers
   setup(function()
     srv = procs.httpd()
     rawcurl = os.tmpname()
@@ -33,7 +38,8 @@ describe("make bench", function()
       .. " -lcurl")
     assert(code == 0, "bench/rawcurl.c does not build cleanly:\n" .. out)
     -- what basiq.getUser sends, as the echo server saw it
-    want = assert(basiq.new({ server = srv.url }).auth("token").getUser({ userId = "ea3a81" })).data
+    local res = assert(basiq.new({ server = srv.url }).auth("token").getUser({ userId = "ea3a81" }))
+    want, want_headers = res.data, res.headers
   end)
   teardown(function()
     srv.stop()
@@ -77,5 +83,36 @@ describe("make bench", function()
     same_request(cjson.decode(lines[2]))
     assert.are_not.equal(0, code)
     assert.matches("wrong user", out)
+  end)
+
+  describe("the LuaJIT yardstick (bench/luacurl.lua full)", function()
+    if elsewhere then pending(elsewhere) return end
+
+    it("sends basiq.getUser's request and reads the headers basiq.getUser returns", function()
+      local lines, code, out = run("show\nget 2\nquit\n", LUACURL .. " " .. q(srv.url .. "/users/ea3a81") .. " full")
+      assert.are.equal("ready", lines[1], out)
+      local got = cjson.decode(lines[2])
+      same_request(got.data)
+      assert.are.same(want_headers, got.headers) -- names in lower case; x-echo, content-type, content-length
+      -- the echo is not the user the bench's nginx serves: "get" must refuse it
+      assert.are_not.equal(0, code)
+      assert.matches("wrong user", out)
+    end)
+
+    it("stops at an answer other than 2xx", function()
+      local lines, code, out = run("get 3\nquit\n", LUACURL .. " " .. q(srv.url .. "/status/404") .. " full")
+      assert.are_not.equal(0, code)
+      assert.matches("unexpected status 404", out)
+      assert.are_not.equal("ready", lines[1])
+    end)
+
+    it("the bare loop sends only the URL and two header lines (for information)", function()
+      local lines, code, out = run("show\nquit\n", LUACURL .. " " .. q(srv.url .. "/users/ea3a81") .. " bare")
+      assert.are.equal(0, code, out)
+      assert.are.equal("ready", lines[1])
+      local got = cjson.decode(lines[2]).data
+      assert.are.same({ accept = "application/json", authorization = "Bearer token", host = want.headers.host },
+        got.headers)
+    end)
   end)
 end)

@@ -14,7 +14,7 @@ local function basiq(argv, env)
   local parts = {}
   for i, a in ipairs(argv) do parts[i] = q(a) end
   return procs.run("cd " .. q(ROOT) .. " && env -u LUA_PATH_5_4 -u LUA_CPATH_5_4 -u LUA_PATH -u LUA_CPATH"
-    .. " -u BASIQ_API_KEY -u BASIQ_TOKEN " .. (env or "") .. " " .. procs.LUA .. " bin/basiq " .. table.concat(parts, " "))
+    .. " -u BASIQ_API_KEY -u BASIQ_TOKEN -u BASIQ_SERVER " .. (env or "") .. " " .. procs.LUA .. " bin/basiq " .. table.concat(parts, " "))
 end
 
 local function temp_dir()
@@ -78,7 +78,7 @@ describe("basiq <operation>", function()
     -- the body, given inline and from a file
     local path = procs.temp_file({ email = "gavin@hooli.com" })
     for _, body in ipairs({ '{"email": "gavin@hooli.com"}', "@" .. path }) do
-      code, out, err = basiq({ "createUser", "--body", body, "--server", srv.url })
+      code, out, err = basiq({ "createUser", "--body", body, "--server", srv.url }, "BASIQ_TOKEN=tok")
       assert.are.equal(0, code, err)
       assert.are.same({ email = "gavin@hooli.com" }, cjson.decode(cjson.decode(out).body))
     end
@@ -109,7 +109,7 @@ describe("basiq <operation>", function()
     assert.matches("^HTTP 401\nbasiq.getUser: HTTP 401", err)
     assert.matches("[redacted]", err, 1, true)
     assert.is_nil((out .. err):find("tok-s3cret", 1, true))
-    code, out, err = basiq({ "getUser", "userId=u1", "--server", "http://127.0.0.1:" .. procs.free_port() })
+    code, out, err = basiq({ "getUser", "userId=u1", "--server", "http://127.0.0.1:" .. procs.free_port() }, "BASIQ_TOKEN=t")
     assert.are.equal(1, code)
     assert.matches("^basiq.getUser: connect error: ", err)
     assert.are.equal("", out)
@@ -136,6 +136,111 @@ describe("basiq <operation>", function()
       assert.are.equal("", out)
       assert.matches(case[2], err)
     end
+  end)
+end)
+
+describe("the command as a newcomer meets it", function()
+  it("honours BASIQ_SERVER, as the examples do; --server wins", function()
+    local code, out, err = basiq({ "getUser", "userId=u1" }, "BASIQ_TOKEN=t BASIQ_SERVER=" .. q(srv.url .. "/env"))
+    assert.are.equal(0, code, err)
+    assert.are.equal("/env/users/u1", cjson.decode(out).target)
+    code, out, err = basiq({ "getUser", "userId=u1", "--server", srv.url }, "BASIQ_TOKEN=t BASIQ_SERVER=" .. q(srv.url .. "/env"))
+    assert.are.equal(0, code, err)
+    assert.are.equal("/users/u1", cjson.decode(out).target)
+    code, out, err = basiq({ "getUser", "userId=u1" }, "BASIQ_TOKEN=t BASIQ_SERVER=ftp://x")
+    assert.are.equal("", out)
+    assert.are.equal(2, code)
+    assert.are.equal("basiq.server: server must be an http:// or https:// URL\n", err)
+  end)
+
+  it("prints JSON with every object's keys sorted, the same from run to run", function()
+    local first
+    for _ = 1, 3 do
+      local code, out, err = basiq({ "getUser", "userId=u1", "--server", srv.url }, "BASIQ_TOKEN=t")
+      assert.are.equal(0, code, err)
+      out = out:gsub('"peer": %d+', '"peer": 0') -- each run's own port
+      first = first or out
+      assert.are.equal(first, out)
+      local keys = {}
+      for k in out:gmatch('\n  "([^"]+)":') do keys[#keys + 1] = k end -- the top level's
+      assert.are.same({ "body", "headers", "method", "peer", "target" }, keys)
+      local hkeys = {}
+      for k in out:gmatch('\n    "([^"]+)":') do hkeys[#hkeys + 1] = k end
+      local sorted = {}
+      for i, k in ipairs(hkeys) do sorted[i] = k end
+      table.sort(sorted)
+      assert.are.same(sorted, hkeys)
+      assert.is_true(#hkeys >= 3)
+    end
+  end)
+
+  it("says when ops matches nothing, and exits 1", function()
+    local code, out, err, _ = basiq({ "ops", "nomatch" })
+    assert.are.equal(1, code)
+    assert.are.equal("", out)
+    assert.are.equal("basiq ops: no operation name contains 'nomatch'\n", err)
+    code, _, err = basiq({ "ops", "getUsr" })
+    assert.are.equal(1, code)
+    assert.are.equal("basiq ops: no operation name contains 'getUsr' (did you mean getUser?)\n", err)
+  end)
+
+  it("lists an operation's body fields in its --help: name, type, required", function()
+    local code, out, _ = basiq({ "createUser", "--help" })
+    assert.are.equal(0, code)
+    assert.matches("Body fields (? optional): businessAddress? (object), businessIdNo? (string), businessIdNoType? (string),"
+      .. " businessName? (string), email? (string), firstName? (string), lastName? (string), middleName? (string),"
+      .. " mobile? (string), verificationDate? (string), verificationStatus? (boolean)\n", out, 1, true)
+    _, out = basiq({ "postJobMfa", "--help" })
+    assert.matches("Body fields (? optional): mfa-response (array of string)\n", out, 1, true)
+    _, out = basiq({ "createStatement", "--help" })
+    assert.matches("Body fields (? optional): institutionId (string), statement (file)\n", out, 1, true)
+    _, out = basiq({ "getUser", "--help" })
+    assert.is_nil(out:find("Body fields", 1, true))
+  end)
+
+  it("follows every page with --all: one list of the pages' items", function()
+    local code, out, err = basiq({ "getTransactions", "userId=u1", "--all", "--server", srv.url .. "/pages/3" },
+      "BASIQ_TOKEN=t")
+    assert.are.equal(0, code, err)
+    assert.are.equal("HTTP 200 (3 pages)\n", err)
+    local items = cjson.decode(out)
+    assert.are.equal(3, #items)
+    for i = 1, 3 do assert.are.equal("t" .. i, items[i].id) end
+    -- a page that fails ends it with exit 1, and nothing on stdout
+    code, out, err = basiq({ "getTransactions", "userId=u1", "--all", "--server", srv.url .. "/pages/3-fail" }, "BASIQ_TOKEN=t")
+    assert.are.equal(1, code)
+    assert.are.equal("", out)
+    assert.matches("^HTTP 500\nbasiq.getTransactions: HTTP 500", err)
+    -- only list operations have it
+    code, out, err = basiq({ "createUser", "--all" })
+    assert.are.equal("", out)
+    assert.are.equal(2, code)
+    assert.matches("unknown option '%-%-all'", err)
+  end)
+
+  it("refuses a value that does not fit its parameter, and a body field the operation does not take, exit 2", function()
+    local code, out, err = basiq({ "getTransactions", "userId=u1", "limit=abc", "--server", srv.url }, "BASIQ_TOKEN=t")
+    assert.are.equal(2, code)
+    assert.are.equal("", out)
+    assert.are.equal("basiq.getTransactions: parameter 'limit' must be an integer, not the string \"abc\"\n", err)
+    code, out, err = basiq({ "createUser", "--body", '{"emial": "x"}', "--server", srv.url }, "BASIQ_TOKEN=t")
+    assert.are.equal("", out)
+    assert.are.equal(2, code)
+    assert.matches("^basiq.createUser: unknown body field 'emial' %(did you mean email%?%)", err)
+    -- no credential for an operation that needs one
+    code, out, err = basiq({ "getUser", "userId=u1", "--server", srv.url })
+    assert.are.equal("", out)
+    assert.are.equal(2, code)
+    assert.matches("^basiq.getUser: no credential: ", err)
+  end)
+
+  it("creates install's --out folder, parents and all", function()
+    local dir = temp_dir()
+    local code, out, err = basiq({ "install", srv.url .. "/openapi/widgets.yml", "--out", dir .. "/vendor/apis" })
+    assert.are.equal(0, code, err)
+    assert.matches("^wrote " .. dir:gsub("%p", "%%%0") .. "/vendor/apis/widgets%.lua", out)
+    assert.matches("^%-%- Generated by `basiq install`", procs.read_file(dir .. "/vendor/apis/widgets.lua"))
+    os.execute("rm -rf " .. q(dir))
   end)
 end)
 
@@ -202,9 +307,15 @@ describe("basiq install", function()
     local code, _, err = basiq({ "install", srv.url .. "/openapi/swagger.json", "--out", "/tmp" })
     assert.are.equal(1, code)
     assert.matches("Swagger 2%.0 is not supported", err)
-    code, _, err = basiq({ "install", srv.url .. "/openapi/widgets.yml", "--out", "/nonexistent/dir" })
+    local file = os.tmpname() -- a folder cannot be made inside a file
+    code, _, err = basiq({ "install", srv.url .. "/openapi/widgets.yml", "--out", file .. "/dir" })
+    os.remove(file)
     assert.are.equal(1, code)
-    assert.matches("^basiq install: cannot write /nonexistent/dir/widgets%.lua", err)
+    assert.matches("^basiq install: cannot make the folder " .. file:gsub("%p", "%%%0") .. "/dir: .*Not a directory\n$", err)
+    -- a source that cannot be fetched: said as install's own
+    code, _, err = basiq({ "install", srv.url .. "/openapi/nosuch.yml" })
+    assert.are.equal(1, code)
+    assert.matches("^basiq install: .*HTTP 404\n$", err)
     code, _, err = basiq({ "install", srv.url .. "/openapi/widgets.yml", "--name", "../evil", "--out", "/tmp" })
     assert.are.equal(2, code)
     assert.matches("cannot name a module", err)

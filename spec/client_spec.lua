@@ -13,7 +13,7 @@ describe("client over HTTP", function()
 
   setup(function() srv = procs.httpd() end)
   teardown(function() srv.stop() end)
-  before_each(function() client = basiq.new({ server = srv.url }) end)
+  before_each(function() client = basiq.new({ server = srv.url }).auth("tok") end)
 
   it("returns { data, status, headers } with lower-case header names", function()
     local res, err = client.auth(TOKEN).getUser({ userId = "u1" })
@@ -77,13 +77,41 @@ describe("client over HTTP", function()
     assert.are.equal(a.data.peer, b.data.peer)
   end)
 
+  it("gives an answer's whole numbers as integers (Lua 5.3+: as the text has them, never 500.0)", function()
+    local res = assert(client.getUser({ userId = "u1" }))
+    assert.are.equal("number", type(res.data.peer)) -- the echo's port
+    assert.are.equal(tostring(res.data.peer), ("%d"):format(res.data.peer)) -- "41397", never "41397.0"
+    if math.type then assert.are.equal("integer", math.type(res.data.peer)) end
+    -- every whole number within 2^53 at any depth; fractions, larger numbers and strings as they were
+    local text = '{"size":500,"count":2.0,"data":[{"n":-3,"f":1.5,"s":"7","x":[1,{"y":0}]},{"big":1e300,'
+      .. '"q":"a\\\\"}],"links":{"next":null},"neg":-0.0,"e":25e1,"t":true,"edge":9007199254740992,"past":9007199254740994}'
+    local v = core.integers(require("cjson").decode(text), text)
+    assert.are.same({ 500, 2, -3, 1.5, "7", 1, 0, 1e300, "a\\", 250 },
+      { v.size, v.count, v.data[1].n, v.data[1].f, v.data[1].s, v.data[1].x[1], v.data[1].x[2].y, v.data[2].big,
+        v.data[2].q, v.e })
+    if math.type then
+      for _, n in ipairs({ v.size, v.count, v.data[1].n, v.data[1].x[1], v.data[1].x[2].y, v.neg, v.e, v.edge }) do
+        assert.are.equal("integer", math.type(n))
+      end
+      for _, n in ipairs({ v.data[1].f, v.data[2].big, v.past }) do assert.are.equal("float", math.type(n)) end
+      assert.are.equal("limit=500", "limit=" .. v.size)
+      -- where the text's paths cannot lead (an escaped key, 40 levels deep), the whole table is walked
+      text = '{"a\\"b":1,"c":[2,{"d\\\\":3.0}],"deep":' .. ("["):rep(40) .. "4" .. ("]"):rep(40) .. "}"
+      v = core.integers(require("cjson").decode(text), text)
+      local deep = v.deep
+      for _ = 1, 40 do deep = deep[1] end
+      assert.are.same({ "integer", "integer", "integer", "integer" },
+        { math.type(v['a"b']), math.type(v.c[1]), math.type(v.c[2]["d\\"]), math.type(deep) })
+    end
+  end)
+
   it("gives the raw text when the answer is not JSON", function()
-    local res = assert(basiq.new({ server = srv.url .. "/text" }).getUser({ userId = "u1" }))
+    local res = assert(basiq.new({ server = srv.url .. "/text", auth = "tok" }).getUser({ userId = "u1" }))
     assert.are.equal("plain words", res.data)
   end)
 
   it("returns nil, err for a Basiq error, with its fields", function()
-    local res, err = basiq.new({ server = srv.url .. "/status/404" }).getUser({ userId = "u1" })
+    local res, err = basiq.new({ server = srv.url .. "/status/404", auth = "tok" }).getUser({ userId = "u1" })
     assert.is_nil(res)
     assert.are.equal(404, err.status)
     assert.are.equal("resource-not-found", err.code)
@@ -98,7 +126,7 @@ describe("client over HTTP", function()
   end)
 
   it("returns nil, err for an HTML error page", function()
-    local res, err = basiq.new({ server = srv.url .. "/html/502" }).getUser({ userId = "u1" })
+    local res, err = basiq.new({ server = srv.url .. "/html/502", auth = "tok" }).getUser({ userId = "u1" })
     assert.is_nil(res)
     assert.are.equal(502, err.status)
     assert.matches("<html>", err.data)
@@ -106,7 +134,7 @@ describe("client over HTTP", function()
   end)
 
   it("does not follow redirects", function()
-    local res, err = basiq.new({ server = srv.url .. "/redirect" }).getUser({ userId = "u1" })
+    local res, err = basiq.new({ server = srv.url .. "/redirect", auth = "tok" }).getUser({ userId = "u1" })
     assert.is_nil(res)
     assert.are.equal(302, err.status)
     assert.are.equal("/elsewhere", err.headers.location)
@@ -114,7 +142,7 @@ describe("client over HTTP", function()
 
   it("returns nil, err when the connection is refused", function()
     local port = procs.free_port()
-    local res, err = basiq.new({ server = "http://127.0.0.1:" .. port }).getUser({ userId = "u1" })
+    local res, err = basiq.new({ server = "http://127.0.0.1:" .. port, auth = "tok" }).getUser({ userId = "u1" })
     assert.is_nil(res)
     assert.is_nil(err.status)
     assert.are.equal("connect", err.code)
@@ -122,7 +150,7 @@ describe("client over HTTP", function()
   end)
 
   it("returns nil, err when the server does not answer in time", function()
-    local c = basiq.new({ server = srv.url .. "/stall", timeout = 300 })
+    local c = basiq.new({ server = srv.url .. "/stall", timeout = 300, auth = "tok" })
     local t0 = socket.gettime()
     local res, err = c.getUser({ userId = "u1" })
     assert.is_nil(res)
@@ -179,8 +207,8 @@ describe("client over HTTP", function()
   end)
 
   it("keeps clients independent, and the module is the default client", function()
-    local a = basiq.new({ server = srv.url .. "/status/404" })
-    local b = basiq.new({ server = srv.url })
+    local a = basiq.new({ server = srv.url .. "/status/404" }).auth("tok")
+    local b = basiq.new({ server = srv.url }).auth("tok")
     assert.is_nil((a.getUser({ userId = "u1" })))
     assert.is_table((b.getUser({ userId = "u1" })))
     assert.are.equal("basiq client (https://au-api.basiq.io)", tostring(basiq))
@@ -200,9 +228,13 @@ describe("client over HTTP", function()
     f:close()
     local c = basiq.new()
     assert.are.equal(1, c.load(path))
-    local res = assert(c.getWidget({ widgetId = "w 1" }))
-    assert.are.equal("/v9/widgets/w%201", res.data.target)
-    res = assert(c.auth("k&y").getWidget({ widgetId = "w" }))
+    -- its scheme needs a credential: none given is a mistake, not a 401
+    assert.has_error(function() c.getWidget({ widgetId = "w 1" }) end,
+      'basiq.getWidget: no credential: call basiq.auth("Basic " .. apiKey) first (or basiq.new{ apiKey = apiKey });'
+      .. " with a token: basiq.auth(token)")
+    local res = assert(c.auth("k&y").getWidget({ widgetId = "w 1" }))
+    assert.are.equal("/v9/widgets/w%201?api_key=k%26y", res.data.target)
+    res = assert(c.getWidget({ widgetId = "w" }))
     assert.are.equal("/v9/widgets/w?api_key=k%26y", res.data.target)
     os.remove(path)
     local n, err = c.load("/nonexistent.json")
@@ -238,9 +270,9 @@ describe("client over HTTP", function()
   it("calls any operation by name, with the same convention", function()
     local res = assert(client.call("getUser", { userId = "u1" }))
     assert.are.equal("/users/u1", res.data.target)
-    res = assert(client.call("updateUser", { userId = "in-body" }, { userId = "u2" }))
+    res = assert(client.call("updateUser", { email = "in-body" }, { userId = "u2" }))
     assert.are.equal("/users/u2", res.data.target)
-    assert.are.equal('{"userId":"in-body"}', res.data.body)
+    assert.are.equal('{"email":"in-body"}', res.data.body)
     assert.has_error(function() client.call("noSuchOperation") end, "basiq.call: unknown operation 'noSuchOperation'")
     -- a name the client does not have is a typo, said with the nearest one
     assert.has_error(function() return client.noSuchOperation end, "basiq: no operation 'noSuchOperation'")

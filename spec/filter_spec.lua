@@ -35,10 +35,10 @@ describe("basiq.filter", function()
     for _, case in ipairs(cases) do
       assert.are.equal("transaction.amount.gt('" .. case[2] .. "')",
         basiq.filter({ ["transaction.amount"] = { gt = case[1] } }))
-      -- the same text a request parameter gets on the wire
-      local req = assert(require("basiq.call.request").build("getTransactions",
-        require("basiq.ops.data").ops.getTransactions, { userId = "u", limit = case[1] }, nil, 1))
-      assert.are.equal("/users/u/transactions?limit=" .. case[2]:gsub("%+", "%%2B"), req.path)
+      -- the same text a request parameter gets on the wire (enrich's amount: a string, given as a number)
+      local req = assert(require("basiq.call.request").build("enrich", require("basiq.ops.enrich").ops.enrich,
+        { q = "x", institution = "i", country = "AU", amount = case[1] }, nil, 1))
+      assert.are.equal("amount=" .. case[2]:gsub("%+", "%%2B"), req.path:match("[^&]*$"))
     end
     for _, bad in ipairs({ 0 / 0, math.huge, -math.huge }) do
       assert.has_error(function() basiq.filter({ ["transaction.amount"] = { gt = bad } }) end)

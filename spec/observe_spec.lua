@@ -31,6 +31,26 @@ describe("call events", function()
     return basiq.new(opts), events
   end
 
+  it("stops with config{ observe = false }; false gives any option its default back", function()
+    local c, events = observed({ server = srv.url, timeout = 5000, attemptTimeout = 100 })
+    c.auth("t")
+    assert(c.getUser({ userId = "u1" }))
+    assert.are.equal(1, #events)
+    c.config({ observe = false })
+    assert(c.getUser({ userId = "u1" }))
+    assert.are.equal(1, #events) -- no observer any more
+    c.config({ observe = function(ev) events[#events + 1] = ev end })
+    assert(c.getUser({ userId = "u1" }))
+    assert.are.equal(2, #events)
+    -- attemptTimeout = false: no cap per attempt again, so a 0.3 s answer fits
+    c.config({ observe = false, retries = 0 }).server(srv.url .. "/delay/300")
+    local res, err = c.getUser({ userId = "u" })
+    assert.is_nil(res)
+    assert.are.equal("timeout", err.code)
+    c.config({ attemptTimeout = false, timeout = false })
+    assert(c.getUser({ userId = "u" }))
+  end)
+
   it("has one event for a success: operation, method, status, attempt, ms, bytes", function()
     local c, events = observed({ server = srv.url })
     local res = assert(c.auth("tok-success-secret").getUser({ userId = "u1" }))

@@ -44,7 +44,7 @@ local EXTRA = [[
     location = /tls {
       content_by_lua_block {
         local a = ngx.req.get_uri_args()
-        local res, err = require("basiq").new({ server = a.server, caFile = a.ca }).getUser({ userId = "t" })
+        local res, err = require("basiq").new({ server = a.server, caFile = a.ca }).auth("t").getUser({ userId = "t" })
         ngx.say(res and res.status or err.code .. " " .. tostring(err))
       }
     }

@@ -23,6 +23,11 @@ local function header(req, name)
   end
 end
 
+-- An operation of a loaded definition: an array parameter, and one whose
+-- schema gives no type.
+local LIST_THINGS = { method = "GET", path = "/things", security = {}, params = {
+  { name = "tag", ["in"] = "query", type = "array", items = "string" }, { name = "any", ["in"] = "query" } } }
+
 local function refused(pattern, ...)
   local req, err = build(...)
   assert.is_nil(req)
@@ -67,9 +72,9 @@ describe("argument placement", function()
   end)
 
   it("two arguments are body then metadata, with no guessing", function()
-    local req = assert(build("updateUser", { userId = "in-body" }, { userId = "u1" }))
+    local req = assert(build("updateUser", { email = "in-body" }, { userId = "u1" }))
     assert.are.equal("/users/u1", req.path)
-    assert.are.same({ userId = "in-body" }, cjson.decode(req.body))
+    assert.are.same({ email = "in-body" }, cjson.decode(req.body))
     req = assert(build("postAuthLink", nil, { userId = "u1" }))
     assert.is_nil(req.body)
   end)
@@ -85,7 +90,7 @@ describe("metadata placement", function()
     for _, v in ipairs({ "", ".", ".." }) do
       refused("basiq.getUser: parameter 'userId' must not be empty, '.' or '..'", "getUser", { userId = v })
     end
-    refused("basiq.getUser: missing required parameter 'userId'", "getUser", { userId = {} })
+    refused("basiq.getUser: parameter 'userId' must be a string, not a list", "getUser", { userId = {} })
   end)
 
   it("puts query parameters in form style", function()
@@ -95,8 +100,8 @@ describe("metadata placement", function()
   end)
 
   it("repeats the key for an array in a query", function()
-    local req = assert(build("getEvents", { filter = { "a", "b c" } }))
-    assert.are.equal("/events?filter=a&filter=b%20c", req.path)
+    local req = assert(request.build("listThings", LIST_THINGS, { tag = { "a", "b c" } }, nil, 1))
+    assert.are.equal("/things?tag=a&tag=b%20c", req.path)
   end)
 
   it("sends a primitive under deepObject style as name=value", function()
@@ -107,10 +112,10 @@ describe("metadata placement", function()
   it("writes numbers and booleans as JSON would", function()
     local req = assert(build("getTransactions", { userId = "u1", limit = 10.0 }))
     assert.matches("limit=10$", req.path)
-    req = assert(build("getTransactions", { userId = "u1", limit = 0.1 }))
-    assert.matches("limit=0.1$", req.path)
-    req = assert(build("getTransactions", { userId = "u1", limit = true }))
-    assert.matches("limit=true$", req.path)
+    for _, case in ipairs({ { 0.1, "0.1" }, { true, "true" }, { -0.0, "%-?0" } }) do
+      req = assert(request.build("listThings", LIST_THINGS, { any = case[1] }, nil, 1))
+      assert.matches("^/things%?any=" .. case[2] .. "$", req.path)
+    end
   end)
 
   it("matches header names case-insensitively", function()
@@ -145,12 +150,73 @@ describe("refused before anything is sent, naming the operation and the key", fu
     refused("^basiq.getUser: takes no request body$", "getUser", { x = 1 }, { userId = "u1" })
   end)
 
-  it("a value that is not a string, number, boolean or array of them", function()
+  it("a value that is not a string, number, boolean or array of them (a parameter of no type)", function()
     local bad = { { key = "v" }, { a = 1 }, { { "nested" } }, print, 0 / 0, math.huge, { 1, nil, 3 } }
     for _, v in ipairs(bad) do
-      refused("^basiq.getUser: parameter 'userId' must be a string, number, boolean or array of them$",
-        "getUser", { userId = v })
+      local req, err = request.build("listThings", LIST_THINGS, { any = v }, nil, 1)
+      assert.is_nil(req)
+      assert.are.equal("basiq.listThings: parameter 'any' must be a string, number, boolean or array of them", err)
     end
+  end)
+
+  it("a value that does not fit its schema's type, format or enum, saying what it must be", function()
+    for _, case in ipairs({
+      { { limit = "abc" }, "'limit' must be an integer, not the string \"abc\"" },
+      { { limit = 1.5 }, "'limit' must be an integer (a whole number), not 1.5" },
+      { { limit = true }, "'limit' must be an integer, not true" },
+      { { limit = 2 ^ 63 }, "'limit' must be an integer from -9223372036854775808 to 9223372036854775807 (int64),"
+        .. " not 9.223372036854776e+18" },
+      { { filter = { "account.id", "eq", "x" } },
+        "'filter' must be a string, not a list (basiq.filter{ ... } makes one of several conditions)" },
+      { { filter = true }, "'filter' must be a string, not true" },
+    }) do
+      case[1].userId = "u1"
+      local req, err = build("getTransactions", case[1])
+      assert.is_nil(req)
+      assert.are.equal("basiq.getTransactions: parameter " .. case[2], err)
+    end
+    assert(build("getTransactions", { userId = 123, limit = 2.0 })) -- a number where a string goes; 2.0 is whole
+    local e_op = { method = "GET", path = "/e", security = {}, params = {
+      { name = "colour", ["in"] = "query", type = "string", enum = { "red", "green" } },
+      { name = "n", ["in"] = "query", type = "integer", format = "int32" },
+      { name = "day", ["in"] = "query", type = "string", format = "date" },
+      { name = "at", ["in"] = "query", type = "string", format = "date-time" },
+      { name = "id", ["in"] = "query", type = "string", format = "uuid" },
+      { name = "ok", ["in"] = "query", type = "boolean" },
+      { name = "ns", ["in"] = "query", type = "array", items = "integer" } } }
+    for _, case in ipairs({
+      { { colour = "blue" }, "'colour' must be one of red, green, not the string \"blue\"" },
+      { { n = 2 ^ 31 }, "'n' must be an integer from -2147483648 to 2147483647 (int32), not 2147483648" },
+      { { day = "1/2/2024" }, "'day' must be a date (YYYY-MM-DD), not the string \"1/2/2024\"" },
+      { { at = "2024-01-02" }, "'at' must be a date and time (RFC 3339: YYYY-MM-DDThh:mm:ssZ), not the string \"2024-01-02\"" },
+      { { id = "42" }, "'id' must be a UUID, not the string \"42\"" },
+      { { ok = "yes" }, "'ok' must be a boolean, not the string \"yes\"" },
+      { { ns = { 1, "2" } }, "'ns' item 2 must be an integer, not the string \"2\"" },
+    }) do
+      local req, err = request.build("getE", e_op, case[1], nil, 1)
+      assert.is_nil(req)
+      assert.are.equal("basiq.getE: parameter " .. case[2], err)
+    end
+    local req = assert(request.build("getE", e_op, { colour = "green", n = -2 ^ 31, day = "2024-02-29",
+      at = "2024-02-29T10:00:00.5+10:00", id = "0b3cbd3e-8b6a-4d4b-9d64-2f1c7a3b1e2a", ok = false, ns = { 1, 2 } }, nil, 1))
+    assert.are.equal("/e?colour=green&n=-2147483648&day=2024-02-29&at=2024-02-29T10%3A00%3A00.5%2B10%3A00"
+      .. "&id=0b3cbd3e-8b6a-4d4b-9d64-2f1c7a3b1e2a&ok=false&ns=1&ns=2", req.path)
+  end)
+
+  it("a body field the schema does not list, with the nearest name, at any depth", function()
+    refused("^basiq.createUser: unknown body field 'emial' %(did you mean email%?%); a field the definition does not"
+      .. " list yet goes in a body of JSON text$", "createUser", { emial = "gavin@hooli.com" })
+    refused("^basiq.createUser: unknown body field 'businessAddress.postcod' %(did you mean postcode%?%)", "createUser",
+      { email = "e", businessAddress = { postcod = "2000" } })
+    refused("^basiq.createreport: unknown body field 'filters%[2%].nmae' %(did you mean name%?%)", "createreport",
+      { reportType = "t", title = "t", filters = { { name = "a", value = "b" }, { nmae = "c", value = "d" } } })
+    refused("^basiq.postToken: unknown body field 'scop' %(did you mean scope%?%)", "postToken",
+      { scop = "SERVER_ACCESS" }, { ["basiq-version"] = "3.0" })
+    refused("^basiq.postAuthLink: unknown body field 'zzz' %(it takes mobile%)", "postAuthLink", { zzz = 1 }, { userId = "u" })
+    -- a field the definition does not list yet: JSON text is sent as it is
+    local req = assert(build("createUser", '{"email":"e","newField":1}'))
+    assert.are.equal('{"email":"e","newField":1}', req.body)
+    assert.are.equal("application/json", header(req, "content-type"))
   end)
 
   it("CR or LF in a header value", function()
@@ -160,7 +226,7 @@ describe("refused before anything is sent, naming the operation and the key", fu
 
   it("a missing required body, and a body of the wrong type", function()
     refused("^basiq.postJobMfa: missing required request body$", "postJobMfa", nil, { jobId = "j1" })
-    refused("^basiq.createUser: body must be a table, got string$", "createUser", "{}")
+    refused("^basiq.createUser: body must be a table or JSON text, got number$", "createUser", 5)
   end)
 
   it("metadata that is not a table", function()
@@ -170,7 +236,7 @@ describe("refused before anything is sent, naming the operation and the key", fu
   it("a body that JSON cannot encode", function()
     local cyclic = {}
     cyclic.self = cyclic
-    refused("^basiq.createUser: body cannot be encoded as JSON", "createUser", cyclic)
+    refused("^basiq.createUser: body cannot be encoded as JSON", "createUser", { mobile = cyclic })
     refused("^basiq.createUser: body cannot be encoded as JSON", "createUser", { email = print })
   end)
 end)
@@ -245,7 +311,8 @@ describe("the compiler", function()
     assert.are.equal("PutThing", put.id)
     assert.are.same({ name = "id", ["in"] = "path", required = true, type = "string" }, put.params[1])
     assert.are.same({ name = "ids", ["in"] = "query", type = "array", items = "integer", explode = false }, put.params[2])
-    assert.are.same({ media = "application/json", required = true, shape = { t = "o", p = { tags = { t = "a" } } } }, put.body)
+    assert.are.same({ media = "application/json", required = true,
+      shape = { t = "o", closed = true, p = { tags = { t = "a", i = { t = "string" } } } } }, put.body)
     assert.are.same({ { kind = "apiKey", name = "X-Key", ["in"] = "header" } }, put.security)
     assert.is_table(t.ops.getThingsId)
   end)

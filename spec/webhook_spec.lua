@@ -220,6 +220,28 @@ describe("basiq.webhook.verify", function()
     assert.are.same({ false, "repeated webhook-id header" }, { basiq.webhook.verify(SECRET, h, BODY, AT) })
   end)
 
+  it("reads a webhook-timestamp a framework handed over as a number", function()
+    assert.is_true(basiq.webhook.verify(SECRET, headers(nil, { ["webhook-timestamp"] = tonumber(TS) }), BODY, AT))
+    assert.is_true(basiq.webhook.verify(SECRET, headers(nil, { ["webhook-timestamp"] = tonumber(TS) + 0.0 }), BODY, AT))
+    assert.are.same({ false, "invalid webhook-timestamp header" },
+      { basiq.webhook.verify(SECRET, headers(nil, { ["webhook-timestamp"] = tonumber(TS) + 0.5 }), BODY, AT) })
+    assert.are.same({ false, "invalid webhook-timestamp header" },
+      { basiq.webhook.verify(SECRET, headers(nil, { ["webhook-timestamp"] = 0 / 0 }), BODY, AT) })
+  end)
+
+  it("raises for a name basiq.webhook does not have, at the caller's line, with the nearest one", function()
+    local line
+    local ok, err = pcall(function()
+      line = debug.getinfo(1, "l").currentline; local _ = basiq.webhook.verfy
+    end)
+    assert.is_false(ok)
+    assert.are.equal("webhook_spec.lua:" .. line .. ": basiq.webhook: no function 'verfy' (did you mean verify?)",
+      err:match("[^/]*$"))
+    assert.has_error(function() return basiq.webhook.zzz end, "basiq.webhook: no function 'zzz'")
+    assert.is_nil(basiq.webhook[1]) -- not a plain name: probes read nil
+    assert.is_function(basiq.webhook.verify)
+  end)
+
   it("rejects missing headers and timestamps outside the tolerance", function()
     for _, name in ipairs({ "webhook-id", "webhook-timestamp", "webhook-signature" }) do
       local h = headers()

@@ -91,9 +91,23 @@ int basiq_open_redis(lua_State *L);  /* registers the Redis metatable, pushes re
 void basiq_open_reply(lua_State *L); /* adds reply() */
 void basiq_open_wire(lua_State *L);  /* adds http_request() */
 void basiq_open_crypto(lua_State *L); /* adds hmac_sha256, b64encode, b64decode, equal, webhook_key, webhook_check */
+void basiq_open_numbers(lua_State *L); /* adds integers */
 
 /* encode.c: the length of s's valid UTF-8 prefix (n when all is valid) */
 size_t basiq_utf8_valid(const unsigned char *s, size_t n);
+
+/* numbers.c, plain C (fuzzed directly): calls fn for each number word of
+ * JSON text outside its strings, with the path to it, one step per
+ * container: an object's key (offset and length in the text, escapes and
+ * all) or an array's 1-based index. Numbers deeper than
+ * BASIQ_JSON_DEPTH are only counted: it returns how many. */
+#define BASIQ_JSON_DEPTH 32
+typedef struct {
+  size_t key, len, index;
+  int array;
+} basiq_json_step;
+typedef void (*basiq_json_number_fn)(void *ud, const basiq_json_step *path, int depth, const char *word, size_t len);
+size_t basiq_json_numbers(const char *s, size_t n, basiq_json_number_fn fn, void *ud);
 
 /* crypto.c, plain C (fuzzed directly) */
 long basiq_b64decode(const char *in, size_t len, unsigned char *out); /* strict; -1 if invalid */

@@ -75,6 +75,7 @@ int luaopen_basiq_core(lua_State *L) {
   basiq_open_reply(L);
   basiq_open_wire(L);
   basiq_open_crypto(L);
+  basiq_open_numbers(L);
   {
     static const luaL_Reg fns[] = { {"now", l_now}, {"sleep", l_sleep}, {NULL, NULL} };
     luaL_setfuncs(L, fns, 0);

@@ -97,13 +97,54 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud) {
   return basiq_buf_append(&x->head, p, len) == 0 ? len : 0;
 }
 
-static long opt_ms(lua_State *L, int t, const char *k, long def) {
+/* The request's field names, made Lua strings once per Lua state (a table
+ * in the registry). lua_getfield makes its key string anew on every call,
+ * which on LuaJIT is most of a lookup's cost; a raw lookup with these keys
+ * skips that. The request table is a plain table of the Lua layer's. */
+enum { F_METHOD = 1, F_URL, F_BODY, F_CAINFO, F_TIMEOUT, F_CONNECT_TIMEOUT, F_MAX_BODY, F_HEADERS, F_MIME,
+       F_STATUS, F_TIME, F_N };
+static const char *const FIELD_NAMES[F_N] = { NULL, "method", "url", "body", "cainfo", "timeout",
+  "connect_timeout", "max_body", "headers", "mime", "status", "time" };
+static const char fields_key = 0; /* its address keys the table in the registry */
+
+/* Pushes the table of field names (index: F_*), made on first use. */
+static void push_fields(lua_State *L) {
+  int i;
+  lua_pushlightuserdata(L, (void *)&fields_key);
+  lua_rawget(L, LUA_REGISTRYINDEX);
+  if (lua_istable(L, -1)) return;
+  lua_pop(L, 1);
+  lua_createtable(L, F_N - 1, 0);
+  for (i = 1; i < F_N; i++) {
+    lua_pushstring(L, FIELD_NAMES[i]);
+    lua_rawseti(L, -2, i);
+  }
+  lua_pushlightuserdata(L, (void *)&fields_key);
+  lua_pushvalue(L, -2);
+  lua_rawset(L, LUA_REGISTRYINDEX);
+}
+
+/* Pushes t[field] (t and f: absolute indices; f: the table of names). */
+static void get_field(lua_State *L, int t, int f, int field) {
+  lua_rawgeti(L, f, field);
+  lua_rawget(L, t);
+}
+
+static long opt_ms(lua_State *L, int t, int f, int k, long def) {
   lua_Number v;
-  lua_getfield(L, t, k);
+  get_field(L, t, f, k);
   v = lua_isnil(L, -1) ? (lua_Number)def : luaL_checknumber(L, -1);
   lua_pop(L, 1);
-  if (!(v >= 1)) luaL_error(L, "basiq.core: %s must be a positive number of milliseconds", k);
+  if (!(v >= 1)) luaL_error(L, "basiq.core: %s must be a positive number of milliseconds", FIELD_NAMES[k]);
   return v > 2147483647.0 ? 2147483647L : (long)v; /* no overflowing cast */
+}
+
+static const char *opt_str_field(lua_State *L, int t, int f, int k, size_t *len) {
+  const char *s;
+  get_field(L, t, f, k);
+  s = lua_isnil(L, -1) ? NULL : luaL_checklstring(L, -1, len);
+  lua_pop(L, 1); /* the request table keeps the string alive during the transfer */
+  return s;
 }
 
 static const char *opt_str(lua_State *L, int t, const char *k, size_t *len) {
@@ -162,22 +203,25 @@ const char *basiq_xfer_prepare(lua_State *L, int t, basiq_xfer *x) {
   size_t blen = 0, ulen = 0, i, n;
   long timeout, ctimeout;
   double max_body;
-  int plain;
+  int plain, f;
 
   luaL_checktype(L, t, LUA_TTABLE);
-  method = opt_str(L, t, "method", NULL);
-  url = opt_str(L, t, "url", &ulen);
+  if (t < 0) t = lua_gettop(L) + 1 + t;
+  push_fields(L);
+  f = lua_gettop(L);
+  method = opt_str_field(L, t, f, F_METHOD, NULL);
+  url = opt_str_field(L, t, f, F_URL, &ulen);
   if (method == NULL || url == NULL) luaL_error(L, "basiq.core: request needs method and url");
-  body = opt_str(L, t, "body", &blen);
-  cainfo = opt_str(L, t, "cainfo", NULL);
-  timeout = opt_ms(L, t, "timeout", DEFAULT_TIMEOUT_MS);
-  ctimeout = opt_ms(L, t, "connect_timeout", DEFAULT_CONNECT_TIMEOUT_MS);
-  lua_getfield(L, t, "max_body");
+  body = opt_str_field(L, t, f, F_BODY, &blen);
+  cainfo = opt_str_field(L, t, f, F_CAINFO, NULL);
+  timeout = opt_ms(L, t, f, F_TIMEOUT, DEFAULT_TIMEOUT_MS);
+  ctimeout = opt_ms(L, t, f, F_CONNECT_TIMEOUT, DEFAULT_CONNECT_TIMEOUT_MS);
+  get_field(L, t, f, F_MAX_BODY);
   max_body = lua_isnil(L, -1) ? (double)DEFAULT_MAX_BODY : luaL_checknumber(L, -1);
   lua_pop(L, 1);
 
   if (x->mime) { curl_mime_free(x->mime); x->mime = NULL; }
-  lua_getfield(L, t, "headers");
+  get_field(L, t, f, F_HEADERS);
   if (!lua_isnil(L, -1)) luaL_checktype(L, -1, LUA_TTABLE);
   n = lua_isnil(L, -1) ? 0 : lua_rawlen(L, -1);
   if (!same_headers(L, x, n)) {
@@ -210,13 +254,14 @@ const char *basiq_xfer_prepare(lua_State *L, int t, basiq_xfer *x) {
   }
   lua_pop(L, 1);
   if (merr == NULL) {
-    lua_getfield(L, t, "mime");
+    get_field(L, t, f, F_MIME);
     if (!lua_isnil(L, -1)) {
       luaL_checktype(L, -1, LUA_TTABLE);
       merr = build_mime(L, x, lua_gettop(L));
     }
     lua_pop(L, 1);
   }
+  lua_pop(L, 1); /* the field names */
   x->prep_rc = CURLE_OK;
   if (merr) return merr;
   /* libcurl would stop at a NUL and go where the text before it points:
@@ -394,16 +439,24 @@ int basiq_xfer_push(lua_State *L, basiq_xfer *x, CURLcode rc) {
   lua_Number t;
   if (rc == CURLE_OK) rc = curl_easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &status);
   t = time_of(x);
-  if (rc == CURLE_OK) {
+  if (rc == CURLE_OK) { /* each key pushed from the field names, then its value */
+    int f;
+    push_fields(L);
+    f = lua_gettop(L);
     lua_createtable(L, 0, 5);
+    lua_rawgeti(L, f, F_STATUS);
     lua_pushinteger(L, status);
-    lua_setfield(L, -2, "status");
+    lua_rawset(L, -3);
+    lua_rawgeti(L, f, F_TIME);
     lua_pushnumber(L, t);
-    lua_setfield(L, -2, "time");
+    lua_rawset(L, -3);
+    lua_rawgeti(L, f, F_HEADERS);
     basiq_push_headers(L, x->head.data, x->head.len);
-    lua_setfield(L, -2, "headers");
+    lua_rawset(L, -3);
+    lua_rawgeti(L, f, F_BODY);
     lua_pushlstring(L, x->body.len ? x->body.data : "", x->body.len);
-    lua_setfield(L, -2, "body");
+    lua_rawset(L, -3);
+    lua_remove(L, f);
   } else {
     lua_createtable(L, 0, 4);
     lua_pushnumber(L, t);

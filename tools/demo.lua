@@ -16,7 +16,7 @@ else
   local started, mock = pcall(procs.mock, { "--quiet" })
   if started then
     print("demo: against basiq mock, a local Basiq (" .. mock.url .. "); set BASIQ_API_KEY for the real API")
-    ok = quickstart("BASIQ_SERVER=" .. mock.url)
+    ok = quickstart("BASIQ_SERVER=" .. mock.url .. " BASIQ_API_KEY=any") -- the mock takes any key
     mock.stop()
   else
     io.stderr:write(tostring(mock), "\n")

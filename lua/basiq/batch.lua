@@ -8,6 +8,7 @@ local route = require("basiq.call.route")
 local values = require("basiq.shared.values")
 local engine = require("basiq.call.engine")
 local operations = require("basiq.call.operations")
+local strict = require("basiq.shared.strict")
 local observe = require("basiq.call.observe")
 
 local M = {}
@@ -23,6 +24,7 @@ end
 function M.run(state, calls, options)
   if type(calls) ~= "table" then errors.raise("basiq.batch: calls must be a list") end
   if options ~= nil and type(options) ~= "table" then errors.raise("basiq.batch: options must be a table") end
+  if options then strict.options("basiq.batch", options, { "concurrency" }) end
   local n = options and options.concurrency or 16
   if not values.integer(n, 1, 1000) then
     errors.raise("basiq.batch: option 'concurrency' must be an integer from 1 to 1000")
@@ -42,7 +44,10 @@ function M.run(state, calls, options)
     end
     local name = spec[1]
     local op, server = operations.find(state, name)
-    if not op then errors.raise("basiq.batch: call " .. i .. ": unknown operation '" .. values.shown(name) .. "'") end
+    if not op then
+      errors.raise("basiq.batch: call " .. i .. ": unknown operation '" .. values.shown(name) .. "'"
+        .. operations.hint(state, name))
+    end
     if op.deprecated then observe.deprecated(state, name) end
     local nargs = spec[3] ~= nil and 2 or spec[2] ~= nil and 1 or 0
     local req, msg = request.build(name, op, spec[2], spec[3], nargs)

@@ -12,6 +12,7 @@ local token = require("basiq.call.token")
 local observe = require("basiq.call.observe")
 local values = require("basiq.shared.values")
 local suggest = require("basiq.shared.suggest")
+local strict = require("basiq.shared.strict")
 local index = require("basiq.ops.index")
 
 local setmetatable, type = setmetatable, type
@@ -32,7 +33,10 @@ end
 
 local function find(state, who, name)
   local op, server = operations.find(state, name)
-  if not op then errors.raise("basiq." .. who .. ": unknown operation '" .. values.shown(tostring(name)) .. "'") end
+  if not op then
+    errors.raise("basiq." .. who .. ": unknown operation '" .. values.shown(tostring(name)) .. "'"
+      .. operations.hint(state, tostring(name)))
+  end
   return op, server
 end
 
@@ -43,6 +47,7 @@ function M.new(opts, target)
   state.transport = transport.default()
   fresh_store(state)
   local client = target or {}
+  state.client = client -- a call given it first was written with a colon (basiq:getUser{})
   observe.attach(client, state) -- events from outside its calls (basiq.webhook.receive's)
   local helpers = {} -- the functions defined below (and _VERSION): never operations
   local fns = {}     -- name -> the operation's function, made on first use
@@ -183,6 +188,10 @@ function M.new(opts, target)
     if state.transport.close then state.transport:close() end
   end
 
+  -- basiq:config{...} would pass the client as the options: said as it is
+  for k, f in pairs(client) do
+    if type(f) == "function" then client[k] = strict.dotted("basiq." .. k, f, client) end
+  end
   for k in pairs(client) do helpers[k] = true end
   -- every operation is a field from the start, so rawget(basiq, "getUser")
   -- is a feature test and pairs() lists them

@@ -5,6 +5,7 @@ local core = require("basiq.shared.lazy")
 local errors = require("basiq.shared.errors")
 local values = require("basiq.shared.values")
 local suggest = require("basiq.shared.suggest")
+local strict = require("basiq.shared.strict")
 local guard = require("basiq.call.guard")
 local engine = require("basiq.call.engine")
 local jobs = require("basiq.jobs")
@@ -20,8 +21,6 @@ local IS_ACTION = {}
 for _, a in ipairs(ACTIONS) do IS_ACTION[a] = true end
 
 local OPTIONS = { "action", "state", "institutionId", "connectionId", "minLife" }
-local IS_OPTION = {}
-for _, o in ipairs(OPTIONS) do IS_OPTION[o] = true end
 
 -- The least life the token in a URL has when it is handed out, in seconds.
 -- Basiq's tokens live an hour: renewing the cached one once less than half
@@ -49,11 +48,7 @@ end
 function M.url(state, userId, opts)
   if opts ~= nil and type(opts) ~= "table" then fail("options must be a table") end
   opts = opts or {}
-  for k in pairs(opts) do
-    if not IS_OPTION[k] then
-      fail("unknown option '" .. values.shown(tostring(k)) .. "'" .. suggest.hint(tostring(k), OPTIONS))
-    end
-  end
+  strict.options("basiq.consentUrl", opts, OPTIONS)
   local action = opts.action
   if action ~= nil and not IS_ACTION[action] then
     fail("unknown action '" .. values.shown(tostring(action)) .. "'" .. suggest.hint(tostring(action), ACTIONS)

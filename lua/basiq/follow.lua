@@ -21,12 +21,13 @@ function M.get(state, link)
     errors.raise("basiq.follow: link must be a string (a path or URL the API handed back)")
   end
   local op, server = operations.find(state, ROUTE_OF)
-  local r = route.check(route.of(state, ROUTE_OF, op, server), "follow")
+  local r = route.of(state, ROUTE_OF, op, server)
   local rest = guard.within(r.base, link)
   if not rest then
     return nil, errors.new("refused", "basiq.follow: not following this link (the token stays here): "
       .. guard.LINK_RULE, { link = link })
   end
+  route.check(r, "follow")
   return engine.run(state, "follow", r, { method = "GET", path = rest, headers = { "Accept: application/json" } })
 end
 

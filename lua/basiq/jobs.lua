@@ -3,7 +3,7 @@
 -- by title, never by position (an mfa-challenge step may appear).
 local errors = require("basiq.shared.errors")
 local values = require("basiq.shared.values")
-local suggest = require("basiq.shared.suggest")
+local strict = require("basiq.shared.strict")
 local engine = require("basiq.call.engine")
 
 local M = {}
@@ -19,12 +19,7 @@ local OPTIONS = { "interval", "timeout", "onStep" }
 local function options(who, opts)
   if opts ~= nil and type(opts) ~= "table" then errors.raise("basiq." .. who .. ": options must be a table") end
   opts = opts or {}
-  for k in pairs(opts) do
-    if k ~= "interval" and k ~= "timeout" and k ~= "onStep" then
-      errors.raise("basiq." .. who .. ": unknown option '" .. values.shown(tostring(k)) .. "'"
-        .. suggest.hint(tostring(k), OPTIONS))
-    end
-  end
+  strict.options("basiq." .. who, opts, OPTIONS)
   local function ms(k, def)
     local v = opts[k]
     if v == nil then return def / 1000 end

@@ -5,6 +5,7 @@
 -- ordinary call of this engine (postToken), token.lua only keeps and locks
 -- them. HTTP and network failures come back as nil, err; never raised.
 local cjson_safe = require("cjson.safe")
+local core = require("basiq.shared.lazy")
 local errors = require("basiq.shared.errors")
 local request = require("basiq.call.request")
 local route = require("basiq.call.route")
@@ -13,6 +14,7 @@ local token = require("basiq.call.token")
 local credentials = require("basiq.call.credentials")
 local operations = require("basiq.call.operations")
 local observe = require("basiq.call.observe")
+local strict = require("basiq.shared.strict")
 
 local json = cjson_safe.new()
 local build, fast_url = request.build, request.fast_url
@@ -32,6 +34,16 @@ local function learn(ct)
   return known
 end
 
+-- Decoded JSON's whole numbers as integers on Lua 5.3+, where Debian's
+-- cjson makes every number a float (500.0); elsewhere numbers are doubles
+-- and this is nil. The C core finds each number of the text by its path
+-- (src/numbers.c), so the table is visited only on the way to them.
+local whole = math.type and function(v, body)
+  if type(v) == "table" then return core.integers(v, body) end
+  if type(v) == "number" and v % 1 == 0 and v >= -2 ^ 53 and v <= 2 ^ 53 then return math.tointeger(v) end
+  return v
+end
+
 -- An answer's body as data: decoded JSON, or the text as it came.
 local function decode(headers, body)
   if body == "" then return nil end
@@ -40,7 +52,7 @@ local function decode(headers, body)
   if known == nil and ct then known = learn(ct) end
   if known or not ct and body:find("^%s*[%[{]") then
     local v = json.decode(body)
-    if v ~= nil then return v end
+    if v ~= nil then return whole and whole(v, body) or v end
   end
   return body
 end
@@ -203,6 +215,7 @@ local function send(state, name, r, req)
     local ct = o.headers["content-type"]
     local v = ct and jsonish[ct] and body ~= "" and json.decode(body)
     if v then
+      if whole then v = whole(v, body) end
       o.data, o.body = v, nil
     else
       o.data, o.body = decode(o.headers, body), nil
@@ -232,9 +245,10 @@ local run = M.run
 -- A call by the general path: builds the request, checks its route, sends
 -- it. A mistake raises at the caller's line.
 local function call(state, name, op, r, a, b, nargs)
+  if rawequal(a, state.client) then strict.colon("basiq." .. name) end
   local req, msg = build(name, op, a, b, nargs)
   if not req then errors.raise(msg) end
-  if r.insecure then route.check(r, name) end
+  if r.refuse then route.check(r, name) end
   complete(state, r, req)
   return send(state, name, r, req)
 end
@@ -243,21 +257,23 @@ end
 -- holds the fast path (one metadata table of path ids, no automatic token:
 -- getUser, getJob, ...), so that the commonest call spends no Lua call on
 -- dispatch; everything else takes call(). The operation's table is looked
--- up on the first call (each API's loads on first use).
+-- up on the first call (each API's loads on first use). The function
+-- itself only counts its arguments and tail-calls one of fixed arity:
+-- LuaJIT cannot compile a return into a vararg function's frame, so a
+-- trace that resumes after a C call (the URL's escape, the transfer,
+-- cjson.decode) would stop there and leave the rest to the interpreter.
 function M.bind(state, name)
   local op, server
-  return function(...)
+  local function dispatch(a, b, nargs)
     if not op then
       op, server = operations.find(state, name)
       if op.deprecated then observe.deprecated(state, name) end
     end
-    local a, b = ...
-    local nargs = select("#", ...)
     local r = state.routes[op] or route.of(state, name, op, server)
     if r.fast and nargs == 1 and type(a) == "table" then
       local url = fast_url(r.plan, a, r.base, r.prefix)
       if url then
-        if r.insecure then route.check(r, name) end
+        if r.refuse then route.check(r, name) end
         local req = { method = op.method, url = url, headers = r.lines,
                       timeout = state.first_timeout, connect_timeout = state.first_connect }
         if state.caps then req.max_body, req.cainfo = state.maxBodySize, state.caFile end
@@ -265,6 +281,10 @@ function M.bind(state, name)
       end
     end
     return call(state, name, op, r, a, b, nargs)
+  end
+  return function(...)
+    local a, b = ...
+    return dispatch(a, b, select("#", ...))
   end
 end
 

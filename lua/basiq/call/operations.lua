@@ -16,4 +16,19 @@ function M.find(state, name)
   return op, op.servers and op.servers[1] or t.servers[1]
 end
 
+-- Every operation name the client knows, Basiq's and loaded ones.
+function M.names(state)
+  local names = {}
+  for name in pairs(index) do names[#names + 1] = name end
+  for name in pairs(state.loaded) do
+    if not index[name] then names[#names + 1] = name end
+  end
+  return names
+end
+
+-- " (did you mean getUser?)" for a name that is none of them, or "".
+function M.hint(state, name)
+  return require("basiq.shared.suggest").hint(name, M.names(state))
+end
+
 return M

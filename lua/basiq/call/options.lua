@@ -6,7 +6,7 @@ local guard = require("basiq.call.guard")
 local values = require("basiq.shared.values")
 local transport = require("basiq.transport")
 local observe = require("basiq.call.observe")
-local suggest = require("basiq.shared.suggest")
+local strict = require("basiq.shared.strict")
 
 local M = {}
 
@@ -26,9 +26,17 @@ local function first_attempt(state)
   state.caps = state.maxBodySize ~= nil or state.caFile ~= nil -- a request carries them
 end
 
+local NAMES = { "apiKey", "auth", "server" } -- every option's name, for the nearest to a typo
+for name in pairs(OPTIONS) do NAMES[#NAMES + 1] = name end
+
+-- The defaults: a client's first settings, and what an option given false
+-- takes back (those not here: none, so observe = false removes the observer).
+local DEFAULTS = { timeout = 60000, connectTimeout = 10000, retries = 2, retryDelay = 100, retryMaxDelay = 2000 }
+
 -- Settings a new client starts with.
 function M.defaults()
-  local state = { timeout = 60000, connectTimeout = 10000, retries = 2, retryDelay = 100, retryMaxDelay = 2000 }
+  local state = {}
+  for k, v in pairs(DEFAULTS) do state[k] = v end
   first_attempt(state)
   observe.configure(state) -- BASIQ_DEBUG=1 logs every client's events
   return state
@@ -48,17 +56,16 @@ end
 -- fresh token store).
 function M.apply(who, state, opts)
   local new_transport = false
+  strict.options("basiq." .. who, opts, NAMES)
   for k, v in pairs(opts) do
     local kind = OPTIONS[k]
     if k == "server" then
       state.server = M.server(who, v)
     elseif k == "auth" or k == "apiKey" then -- luacheck: ignore 542
       -- the caller's
-    elseif not kind then
-      local names = { "server", "auth", "apiKey" }
-      for name in pairs(OPTIONS) do names[#names + 1] = name end
-      table.sort(names)
-      fail(who, "unknown option '%s'%s", values.shown(tostring(k)), suggest.hint(tostring(k), names))
+    elseif v == false and kind ~= "boolean" then -- the option's default again (observe = false: none)
+      state[k] = kind == "transport" and transport.default() or DEFAULTS[k]
+      new_transport = new_transport or kind == "transport" or kind == "store"
     elseif kind == "string" or kind == "boolean" or kind == "function" then
       if type(v) ~= kind then fail(who, "option '%s' must be a %s", k, kind) end
       state[k] = v

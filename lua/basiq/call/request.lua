@@ -34,15 +34,104 @@ local function path_value(v)
   return type(v) == "string" and not NOT_SEGMENT[v] and #v <= MAX_PARAM
 end
 
+-- What a parameter's schema says its value must be: a check made once per
+-- parameter, called with the caller's value: nil when it fits, else the
+-- end of a message saying what it must be and what it was.
+local finite, mtype = values.finite, values.mtype
+local WHAT = { string = "a string", integer = "an integer", number = "a number", boolean = "a boolean" }
+local FORMATS = { -- string formats worth checking before sending, as patterns
+  date = { "^%d%d%d%d%-%d%d%-%d%d$", "a date (YYYY-MM-DD)" },
+  ["date-time"] = { "^%d%d%d%d%-%d%d%-%d%d[Tt ]%d%d:%d%d:%d%d%.?%d*[Zz]?[+-]?[%d:]*$",
+    "a date and time (RFC 3339: YYYY-MM-DDThh:mm:ssZ)" },
+  uuid = { "^%x%x%x%x%x%x%x%x%-%x%x%x%x%-%x%x%x%x%-%x%x%x%x%-%x%x%x%x%x%x%x%x%x%x%x%x$", "a UUID" },
+}
+local RANGES = { -- integer formats: lowest, past the highest, as said
+  int32 = { -2 ^ 31, 2 ^ 31, "from -2147483648 to 2147483647" },
+  int64 = { -2 ^ 63, 2 ^ 63, "from -9223372036854775808 to 9223372036854775807" },
+}
+
+-- A caller's value as a message shows it.
+local function described(v)
+  local t = type(v)
+  if t == "string" then return 'the string "' .. shown(v) .. '"' end
+  if t == "number" then return values.number(v) or tostring(v) end
+  if t == "table" then return sequence(v) and "a list" or "a table" end
+  return t == "boolean" and tostring(v) or "a " .. t
+end
+
+-- The check of one value against a type (nil: any scalar), format (fmt) and enum.
+local function scalar_check(ty, fmt, enum)
+  local range, pattern = RANGES[fmt], FORMATS[fmt]
+  local allowed, listed
+  if enum then
+    allowed, listed = {}, {}
+    for i, e in ipairs(enum) do
+      listed[i] = scalar(e)
+      allowed[listed[i]] = true
+    end
+    listed = concat(listed, ", ")
+  end
+  return function(v)
+    local t = type(v)
+    if t == "table" then return "must be " .. (WHAT[ty] or "a string, number or boolean") .. ", not " .. described(v) end
+    if ty == "string" and not (t == "string" or t == "number" and finite(v))
+        or (ty == "integer" or ty == "number") and not (t == "number" and finite(v))
+        or ty == "boolean" and t ~= "boolean" then
+      return "must be " .. WHAT[ty] .. ", not " .. described(v)
+    end
+    if ty == "integer" and v % 1 ~= 0 then return "must be an integer (a whole number), not " .. described(v) end
+    if range and t == "number" and not (v >= range[1] and v < range[2]) then
+      return "must be an integer " .. range[3] .. " (" .. fmt .. "), not " .. described(v)
+    end
+    if pattern and not (t == "string" and v:find(pattern[1])) then
+      return "must be " .. pattern[2] .. ", not " .. described(v)
+    end
+    if allowed and not allowed[scalar(v) or ""] then
+      return "must be one of " .. listed .. ", not " .. described(v)
+    end
+  end
+end
+
+-- The check of a parameter's value, or nil when its schema says nothing
+-- to check (no type, format or enum); and the kind of value that needs no
+-- check at all ("string" for a plain string parameter, "integer" for an
+-- integer or int64 one, as math.type says), which keeps the commonest
+-- calls from calling it.
+local function param_check(p)
+  local ty, items = p.type, p.items
+  local known = WHAT[ty] or ty == "array"
+  local plain = not p.enum and not FORMATS[p.format] and not RANGES[p.format]
+  if not known and plain then return nil end
+  local one = scalar_check(ty == "array" and WHAT[items] and items or WHAT[ty] and ty or nil, p.format, p.enum)
+  local hint = p.name == "filter" and " (basiq.filter{ ... } makes one of several conditions)" or ""
+  if ty ~= "array" then
+    local unchecked = plain and (ty == "string" or ty == "boolean" or ty == "integer") and ty
+      or ty == "integer" and p.format == "int64" and not p.enum and "integer" -- any Lua integer is one
+      or nil
+    return function(v)
+      local why = one(v)
+      return why and why .. (type(v) == "table" and hint or "")
+    end, unchecked
+  end
+  return function(v) -- an array: one value or a list of them
+    if type(v) ~= "table" then return one(v) end
+    for i = 1, #v do
+      local why = one(v[i])
+      if why then return "item " .. i .. " " .. why end
+    end
+  end
+end
+
 local plans = setmetatable({}, { __mode = "k" })
 
 local function plan_of(op)
   local plan = plans[op]
   if plan then return plan end
   plan = { params = op.params or {}, byname = {}, bylower = {}, required = {}, query = {}, header = {}, cookie = {},
-           segs = {} }
+           segs = {}, checks = {}, unchecked = {} }
   for _, p in ipairs(plan.params) do
     plan.byname[p.name] = p
+    plan.checks[p], plan.unchecked[p] = param_check(p)
     if p["in"] == "header" then plan.bylower[p.name:lower()] = p end
     if p.required then plan.required[#plan.required + 1] = p end
     local list = plan[p["in"]]
@@ -156,6 +245,11 @@ local function params(name, plan, meta)
     if type(k) ~= "string" then return fail(name, "metadata key %s is not a string", tostring(k)) end
     local p = plan.byname[k] or plan.bylower[k:lower()]
     if not p then return fail(name, "unknown parameter '%s' (%s)", k, M.takes(name, plan, k)) end
+    local check, unchecked = plan.checks[p], plan.unchecked[p]
+    if check and type(v) ~= unchecked and (unchecked ~= "integer" or mtype(v) ~= "integer") then
+      local why = check(v)
+      if why then return nil, "basiq." .. name .. ": parameter '" .. shown(k) .. "' " .. why end
+    end
     local vs = scalar(v) or values_of(v)
     if not vs then
       return fail(name, "parameter '%s' must be a string, number, boolean or array of them", k)
@@ -246,23 +340,70 @@ end
 local EMPTY = "\0basiq:empty-array\0"
 local EMPTY_JSON = json.encode(EMPTY)
 
--- Copies v where the schema says an array is, swapping empty tables for a
--- marker that becomes [] after encoding (cjson writes {} for them).
-local function mark(v, shape, seen)
-  if type(v) ~= "table" or not shape or seen[v] then return v, false end
-  local array = shape.t == "a"
+-- Walks a body along its schema's node (compile.lua's shape): copies v
+-- where an array is, swapping empty tables for a marker that becomes []
+-- after encoding (cjson writes {} for them), and finds the first key an
+-- object of the schema does not take. value, changed | nil, path, node
+-- (path: the keys down to the unknown one; node: the object it is not in).
+local function walk(v, node, seen)
+  if type(v) ~= "table" or type(node) ~= "table" or seen[v] then return v, false end
+  local t = node.t
+  local array = t == "a"
+  if not array and t ~= "o" then return v, false end
   if array and next(v) == nil then return EMPTY, true end
   seen[v] = true -- cycles are left for cjson to refuse
+  local props, closed = node.p, node.closed
   local copy, changed = {}, false
   for k, item in pairs(v) do
-    local m, c = mark(item, array and shape.i or shape.p and shape.p[k], seen)
+    local sub
+    if array then
+      sub = node.i
+    else
+      sub = props and type(k) == "string" and props[k]
+      if not sub and closed then return nil, { k }, node end
+    end
+    local m, c, bad = walk(item, sub, seen)
+    if m == nil and bad then
+      table.insert(c, 1, k)
+      return nil, c, bad
+    end
     copy[k], changed = m, changed or c
   end
   return changed and copy or v, changed
 end
 
+-- The message for a body key its schema does not list.
+local function unknown_field(name, path, node, json_text)
+  local shown_path = ""
+  for i, k in ipairs(path) do
+    if type(k) == "number" then
+      shown_path = shown_path .. "[" .. (values.number(k) or tostring(k)) .. "]"
+    else
+      shown_path = shown_path .. (i > 1 and "." or "") .. shown(tostring(k))
+    end
+  end
+  local names = {}
+  for k in pairs(node.p or {}) do names[#names + 1] = k end
+  table.sort(names)
+  local key = path[#path]
+  local near = type(key) == "string" and suggest.nearest(key, names)
+  local why = near and "did you mean " .. near .. "?" or "it takes " .. (names[1] and concat(names, ", ") or "no fields")
+  return "basiq." .. name .. ": unknown body field '" .. shown_path .. "' (" .. why .. "); a field the definition"
+    .. (json_text and " does not list yet goes in a body of JSON text" or " does not list yet needs its newer one (basiq.load)")
+end
+
+-- The body walked along its node: value, changed | nil, message. json_text:
+-- whether the caller could send JSON text instead (what the message says).
+local function checked(name, body, node, json_text)
+  if not node then return body, false end
+  local v, changed, bad = walk(body, node, {})
+  if v == nil and bad then return nil, unknown_field(name, changed, bad, json_text) end
+  return v, changed
+end
+
 local function json_body(name, body, shape)
-  local marked, changed = mark(body, shape, {})
+  local marked, changed = checked(name, body, shape, true)
+  if marked == nil then return nil, changed end
   local ok, s = pcall(json.encode, marked)
   if not ok then
     local why = tostring(s):gsub("^.-: ", "")
@@ -286,7 +427,9 @@ local function sorted_keys(name, t)
   return keys
 end
 
-local function form_body(name, body)
+local function form_body(name, body, shape)
+  local ok, cerr = checked(name, body, shape)
+  if ok == nil then return nil, cerr end
   local keys, err = sorted_keys(name, body)
   if not keys then return nil, err end
   local list = {}
@@ -337,7 +480,9 @@ local function file_part(name, k, v)
 end
 
 -- multipart: binary fields are file parts; other fields are scalars.
-local function multipart_body(name, body, fields)
+local function multipart_body(name, body, fields, shape)
+  local ok, cerr = checked(name, body, shape)
+  if ok == nil then return nil, cerr end
   local keys, err = sorted_keys(name, body)
   if not keys then return nil, err end
   local parts = {}
@@ -367,15 +512,20 @@ local function add_body(name, op, req, body)
   local is_json = media:find("json", 1, true)
   local is_form = media == "application/x-www-form-urlencoded"
   local is_multipart = media:find("^multipart/")
-  if (is_json or is_form or is_multipart) and type(body) ~= "table" then
-    return fail(name, "body must be a table, got %s", type(body))
-  end
-  if is_json then
+  if is_json and type(body) == "string" then
+    -- JSON text the caller encoded: sent as it is, unchecked (a field the
+    -- definition does not list yet), but never as invalid UTF-8
+    local valid, at = core.valid_utf8(body)
+    if not valid then return fail(name, "body contains invalid UTF-8 (byte %d)", at) end
+    req.body = body
+  elseif (is_json or is_form or is_multipart) and type(body) ~= "table" then
+    return fail(name, "body must be a table%s, got %s", is_json and " or JSON text" or "", type(body))
+  elseif is_json then
     req.body, err = json_body(name, body, spec.shape)
   elseif is_form then
-    req.body, err = form_body(name, body)
+    req.body, err = form_body(name, body, spec.shape)
   elseif is_multipart then
-    req.mime, err = multipart_body(name, body, spec.fields)
+    req.mime, err = multipart_body(name, body, spec.fields, spec.shape)
   elseif type(body) ~= "string" then
     return fail(name, "body must be a string for %s", media)
   else

@@ -33,6 +33,8 @@ function M.of(state, name, op, server)
     auto = state.apikey ~= nil and scheme ~= nil and scheme.kind == "bearer",
     safe = SAFE_METHOD[op.method] or name == "postToken",
     insecure = state.credential ~= nil and scheme ~= nil and not state.allowInsecureHttp and guard.insecure(base),
+    -- it needs a credential and auth() has given none: Basiq would only say 401
+    uncredentialed = state.credential == nil and scheme ~= nil and not op.security.optional or nil,
   }
   if r.auto then
     -- its tokens come from postToken with the API key, perhaps from another
@@ -47,13 +49,18 @@ function M.of(state, name, op, server)
     r.lines[#r.lines + 1] = r.line
     r.fast = r.fast and not r.query
   end
+  r.refuse = r.insecure or r.uncredentialed -- what check() raises for: the call path tests only this
   state.routes[op] = r
   return r
 end
 
--- Raises when a call along r would carry credentials over plain http
--- (who: "getUser", "batch: call 3", ...).
+-- Raises when a call along r would carry credentials over plain http, or
+-- needs one and has none (who: "getUser", "batch: call 3", ...).
 function M.check(r, who)
+  if r.uncredentialed then
+    errors.raise("basiq." .. who .. ": no credential: call basiq.auth(\"Basic \" .. apiKey) first"
+      .. " (or basiq.new{ apiKey = apiKey }); with a token: basiq.auth(token)")
+  end
   if r.insecure then
     errors.raise("basiq." .. who .. ": refusing to send credentials over plain http to a host other than loopback;"
       .. " use https, or basiq.config{ allowInsecureHttp = true }")

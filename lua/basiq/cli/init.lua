@@ -2,9 +2,10 @@
 -- It calls the public API only, as a user's script would.
 --
 -- The `basiq` command (bin/basiq): install, ops, mock, or one call of an
--- operation, parsed with lua-argparse. Exit codes: 0 on success (a 2xx),
--- 1 on an HTTP, network or load failure, 2 on a usage mistake. It prints
--- no credential: its errors are the SDK's, which redacts them.
+-- operation (or every page of one: --all), parsed with lua-argparse. Exit
+-- codes: 0 on success (a 2xx), 1 on an HTTP, network or load failure (or
+-- no operation for `ops`), 2 on a usage mistake. It prints no credential:
+-- its errors are the SDK's, which redacts them.
 local argparse = require("argparse")
 local basiq = require("basiq")
 local load = require("basiq.definitions.load")
@@ -49,6 +50,11 @@ local function client_for(sources)
     c = basiq.new()
     if token and token ~= "" then c.auth(token) end
   end
+  local server = os.getenv("BASIQ_SERVER") -- as the examples read it; --server wins
+  if server and server ~= "" then
+    local ok, err = pcall(c.server, server)
+    if not ok then mistake(err) end
+  end
   local ops = {}
   for name, api in pairs(require("basiq.ops.index")) do ops[name] = require("basiq.ops." .. api).ops[name] end
   local settings = options.defaults()
@@ -79,6 +85,29 @@ local function params_text(op)
   return table.concat(ps, ", ")
 end
 
+-- A body node's type as --help says it: string, object, array of string.
+local function node_type(node)
+  if type(node) ~= "table" then return "any" end
+  if node.t == "a" then return "array of " .. node_type(node.i) end
+  if node.t == "o" then return "object" end
+  return node.t or "any"
+end
+
+-- The body's fields: "email? (string), mfa-response (array of string)".
+local function body_text(op)
+  local body = op.body
+  local shape = body and body.shape
+  if not (shape and shape.t == "o" and next(shape.p or {})) then return nil end
+  local required = {}
+  for _, k in ipairs(shape.r or {}) do required[k] = true end
+  local fs = {}
+  for _, k in ipairs(sorted(shape.p)) do
+    local t = body.fields and body.fields[k] == "binary" and "file" or node_type(shape.p[k])
+    fs[#fs + 1] = k .. (required[k] and "" or "?") .. " (" .. t .. ")"
+  end
+  return table.concat(fs, ", ")
+end
+
 local function build_parser(ops)
   local parser = argparse("basiq", "The Basiq API from the command line.")
     :epilog("Calls: basiq <operation> [name=value ...] [--body JSON | --body @file] [--server URL] [--load SOURCE]\n"
@@ -102,11 +131,15 @@ local function build_parser(ops)
 
   for _, name in ipairs(sorted(ops)) do
     local op = ops[name]
-    local text = params_text(op)
+    local text, fields = params_text(op), body_text(op)
     local cmd = parser:command(name, op.method .. " " .. op.path):hidden(true)
-      :epilog("Parameters (? optional): " .. (text ~= "" and text or "none"))
+      :epilog("Parameters (? optional): " .. (text ~= "" and text or "none")
+        .. (fields and "\nBody fields (? optional): " .. fields or ""))
     cmd:argument("metadata", "Parameters as name=value (a name given twice is a list)."):args("*")
     cmd:option("--body", "The request body: JSON, or @file to read it from a file.")
+    if op.method == "GET" then
+      cmd:flag("--all", "Every page, following links.next: one JSON list of the pages' data items.")
+    end
     cmd:option("--server", "The base URL (default: the definition's server).")
     cmd:option("--load", "Add the operations of a definition first (repeatable)."):count("*")
   end
@@ -153,12 +186,36 @@ local function metadata_of(op, items)
   return meta
 end
 
+-- --all: every page's data items, in one list.
+local function all_pages(c, args, body, meta, out, err_out)
+  local ok, pages = pcall(c.paginate, args.command, body, meta)
+  if not ok then mistake(pages) end
+  local items, n, status = {}, 0, nil
+  for page, err in pages do
+    if not page then
+      if err.status then err_out:write("HTTP ", tostring(err.status), "\n") end
+      exit_with(FAILURE, tostring(err))
+    end
+    n, status = n + 1, page.status
+    local list = type(page.data) == "table" and page.data.data
+    if type(list) == "table" then
+      for _, item in ipairs(list) do items[#items + 1] = item end
+    else
+      items[#items + 1] = page.data -- a page that is not a Basiq list: as it is
+    end
+  end
+  err_out:write("HTTP ", tostring(status), " (", n, n == 1 and " page" or " pages", ")\n")
+  out:write(items[1] == nil and "[]" or require("basiq.cli.pretty").encode(items), "\n")
+  return 0
+end
+
 local function call(c, op, args, out, err_out)
   if args.server then
     local ok, err = pcall(c.server, args.server)
     if not ok then mistake(err) end
   end
   local body = read_body(args.body)
+  if args.all then return all_pages(c, args, body, metadata_of(op, args.metadata or {}), out, err_out) end
   local ok, res, err = pcall(c.call, args.command, body, metadata_of(op, args.metadata or {}))
   if not ok then mistake(res) end
   if not res then
@@ -188,17 +245,22 @@ local function install(args, out)
     exit_with(USAGE, "basiq install: '" .. name .. "' cannot name a module: give --name (letters, digits, _ and -)")
   end
   local doc, where = load.read(options.defaults(), args.source)
-  if not doc then exit_with(FAILURE, tostring(where)) end
+  if not doc then exit_with(FAILURE, (tostring(where):gsub("^basiq%.load: ", "basiq install: "))) end
   if load.is_compiled(doc) then
     exit_with(USAGE, "basiq install: " .. where .. " is a compiled module already: install takes a definition")
   end
   local header = "-- Generated by `basiq install` from " .. source.shown(where) .. ". Do not edit."
   local writer = require("basiq.definitions.install")
   local ok, t, module_text, types_text = pcall(writer.build, doc, name, header, header)
-  if not ok then exit_with(FAILURE, tostring(select(2, load.compiled(doc, where)) or t)) end
+  if not ok then
+    local _, err = load.compiled(doc, where)
+    exit_with(FAILURE, (tostring(err or t):gsub("^basiq%.load: ", "basiq install: ")))
+  end
   local count = 0
   for _ in pairs(t.ops) do count = count + 1 end
-  local dir = args.out:gsub("/+$", "")
+  local dir = args.out:gsub("(.)/+$", "%1")
+  local made, merr = writer.folder(dir)
+  if not made then exit_with(FAILURE, "basiq install: cannot make the folder " .. dir .. ": " .. tostring(merr)) end
   for _, f in ipairs({ { dir .. "/" .. name .. ".lua", module_text, count .. " operations" },
                        { dir .. "/" .. name .. ".types.lua", types_text, "editor types" } }) do
     local wrote, werr = writer.write(f[1], f[2])
@@ -210,11 +272,18 @@ end
 
 local function list_ops(ops, args, out)
   local pattern = args.pattern and args.pattern:lower()
-  for _, name in ipairs(sorted(ops)) do
+  local names = sorted(ops)
+  local n = 0
+  for _, name in ipairs(names) do
     if not pattern or name:lower():find(pattern, 1, true) then
       local op = ops[name]
+      n = n + 1
       out:write(string.format("%-38s %-6s %-58s %s\n", name, op.method, op.path, params_text(op)))
     end
+  end
+  if n == 0 then
+    exit_with(FAILURE, "basiq ops: no operation name contains '" .. tostring(args.pattern) .. "'"
+      .. require("basiq.shared.suggest").hint(args.pattern, names))
   end
   return 0
 end

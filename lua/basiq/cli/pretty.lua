@@ -1,50 +1,58 @@
--- JSON text with two-space indentation, for the command's output: the
--- encoder's own text re-indented (and "\/" shown as "/"), so nothing
--- about the values changes.
+-- JSON text for the command's output: two-space indentation and every
+-- object's keys in sorted order, so that two runs' outputs can be diffed.
+-- Strings and numbers are written as the encoder writes them ("\/" shown
+-- as "/"), so nothing about the values changes.
 local cjson = require("cjson")
+local values = require("basiq.shared.values")
 
 local json = cjson.new()
+local concat, sort, type, tostring = table.concat, table.sort, type, tostring
 
 local M = {}
 
-local OPEN, CLOSE = { ["{"] = true, ["["] = true }, { ["}"] = true, ["]"] = true }
+local function scalar(v)
+  local ok, text = pcall(json.encode, v)
+  if not ok then return tostring(v) end -- NaN or an infinity: no JSON for it
+  return (text:gsub("\\/", "/"))
+end
+
+local function write(v, indent, out)
+  if type(v) ~= "table" then
+    out[#out + 1] = scalar(v)
+    return
+  end
+  local n = values.sequence(v)
+  if next(v) == nil then
+    out[#out + 1] = "{}" -- as the encoder writes an empty table
+    return
+  end
+  local inner = "\n" .. indent .. "  "
+  if n then
+    out[#out + 1] = "["
+    for i = 1, n do
+      out[#out + 1] = (i > 1 and "," or "") .. inner
+      write(v[i], indent .. "  ", out)
+    end
+    out[#out + 1] = "\n" .. indent .. "]"
+    return
+  end
+  local keys = {}
+  for k in pairs(v) do keys[#keys + 1] = tostring(k) end
+  sort(keys)
+  local byname = {}
+  for k, item in pairs(v) do byname[tostring(k)] = item end
+  out[#out + 1] = "{"
+  for i, k in ipairs(keys) do
+    out[#out + 1] = (i > 1 and "," or "") .. inner .. scalar(k) .. ": "
+    write(byname[k], indent .. "  ", out)
+  end
+  out[#out + 1] = "\n" .. indent .. "}"
+end
 
 function M.encode(v)
-  local text = json.encode(v)
-  local out, depth, i, n = {}, 0, 1, #text
-  local function newline() out[#out + 1] = "\n" .. ("  "):rep(depth) end
-  while i <= n do
-    local c = text:sub(i, i)
-    if c == '"' then -- a string, escapes and all, as it is
-      local j = i + 1
-      while true do
-        local q = text:find('["\\]', j)
-        if text:sub(q, q) == "\\" then j = q + 2 else j = q; break end
-      end
-      out[#out + 1] = (text:sub(i, j):gsub("\\(.)", function(e) return e == "/" and "/" or "\\" .. e end))
-      i = j
-    elseif OPEN[c] and CLOSE[text:sub(i + 1, i + 1)] then -- {} and [] stay whole
-      out[#out + 1] = c .. text:sub(i + 1, i + 1)
-      i = i + 1
-    elseif OPEN[c] then
-      depth = depth + 1
-      out[#out + 1] = c
-      newline()
-    elseif CLOSE[c] then
-      depth = depth - 1
-      newline()
-      out[#out + 1] = c
-    elseif c == "," then
-      out[#out + 1] = c
-      newline()
-    elseif c == ":" then
-      out[#out + 1] = ": "
-    else
-      out[#out + 1] = c
-    end
-    i = i + 1
-  end
-  return table.concat(out)
+  local out = {}
+  write(v, "", out)
+  return concat(out)
 end
 
 return M

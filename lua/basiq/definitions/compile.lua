@@ -34,60 +34,100 @@ function M.resolve(doc, node)
 end
 local resolve = M.resolve
 
--- The part of a schema the JSON encoder needs: where arrays are, so that an
--- empty Lua table is sent as [] there. nil when the schema holds no array.
--- A schema that contains itself ($ref cycles: a tree of nodes) is cut where
--- it comes round again (active: the schemas on the way down), so it compiles.
+-- What a body's schema says of the values it takes, for the encoder and
+-- the checks of request.lua: a node per schema, t = "a" (an array: i, its
+-- items' node), "o" (an object: p, a node per property; r, the required
+-- names, sorted; closed, when p lists every name it takes) or the scalar
+-- type's name; {} when the schema says nothing usable. An object is closed
+-- unless additionalProperties allows more or a part of it is unknown. A
+-- schema that contains itself ($ref cycles: a tree of nodes) is cut where it
+-- comes round again (active: the schemas on the way down), so it compiles.
+local SCALAR = { string = true, integer = true, number = true, boolean = true }
+
 local function shape(doc, schema, active, depth)
   schema = resolve(doc, schema)
-  if type(schema) ~= "table" or active[schema] or depth > 32 then return nil end
+  if type(schema) ~= "table" or active[schema] or depth > 32 then return {} end
   active[schema] = true
   local out
   if schema.type == "array" then
     out = { t = "a", i = shape(doc, schema.items, active, depth + 1) }
+  elseif type(schema.type) == "string" and SCALAR[schema.type] then
+    out = { t = schema.type }
   else
-    local props
+    local props, required, closed, parts = nil, {}, true, false
+    local function merge(s)
+      for k, v in pairs(s.p) do props[k] = props[k] or v end
+      for _, k in ipairs(s.r or {}) do required[k] = true end
+      closed = closed and s.closed == true
+    end
     for _, key in ipairs({ "allOf", "oneOf", "anyOf" }) do
       for _, sub in ipairs(type(schema[key]) == "table" and schema[key] or {}) do
+        parts = true
         local s = shape(doc, sub, active, depth + 1)
-        if s and s.t == "a" then out = s; break end
-        if s then
+        if s.t == "a" then out = s; break end -- an array among the choices: where [] matters
+        if s.t == "o" then
           props = props or {}
-          for k, v in pairs(s.p) do props[k] = props[k] or v end
+          merge(s)
+        else
+          closed = false -- a part that is not a described object
         end
       end
       if out then break end
     end
-    if not out then
-      for name, sub in pairs(type(schema.properties) == "table" and schema.properties or {}) do
-        local s = shape(doc, sub, active, depth + 1)
-        if s then
-          props = props or {}
-          props[name] = s
-        end
+    if not out and type(schema.properties) == "table" then
+      props = props or {}
+      for name, sub in pairs(schema.properties) do
+        if type(name) == "string" then props[name] = shape(doc, sub, active, depth + 1) end
       end
-      out = props and { t = "o", p = props } or nil
+    end
+    if not out and props then
+      for _, k in ipairs(type(schema.required) == "table" and schema.required or {}) do
+        if type(k) == "string" then required[k] = true end
+      end
+      local extra = schema.additionalProperties
+      if extra == true or type(extra) == "table" then closed = false end
+      local r = {}
+      for k in pairs(required) do r[#r + 1] = k end
+      table.sort(r)
+      out = { t = "o", p = props, r = r[1] and r or nil, closed = closed or nil }
+    elseif not out and parts == false and schema.type == "object" then
+      out = { t = "o", p = {} } -- open: no properties described
     end
   end
   active[schema] = nil
-  return out
+  return out or {}
 end
 
-local function schema_type(doc, schema)
-  schema = resolve(doc, schema) or {}
-  local t = schema.type
-  if t == "array" then
-    local items = resolve(doc, schema.items) or {}
-    return "array", items.type
+-- The facts of a parameter's schema the call checks: its type, format and
+-- enum (an array's: its items' type, format and enum).
+local function enum_of(schema)
+  local list = type(schema.enum) == "table" and schema.enum or nil
+  if not list then return nil end
+  local out = {}
+  for _, v in ipairs(list) do
+    local t = type(v)
+    if t == "string" or t == "boolean" or t == "number" and v == v and v ~= math.huge and v ~= -math.huge then
+      out[#out + 1] = v
+    end
   end
-  return t
+  return out[1] and out or nil
+end
+
+local function schema_facts(doc, schema)
+  schema = resolve(doc, schema) or {}
+  local t, items = schema.type, nil
+  if t == "array" then
+    schema = resolve(doc, schema.items) or {}
+    items = schema.type
+  end
+  local format = type(schema.format) == "string" and schema.format or nil
+  return t, items, format, enum_of(schema)
 end
 
 local function compile_param(doc, p)
   local loc = p["in"]
   local out = { name = p.name, ["in"] = loc, required = p.required == true or loc == "path" or nil }
-  local t, items = schema_type(doc, p.schema)
-  out.type, out.items = t, items
+  out.type, out.items, out.format, out.enum = schema_facts(doc, p.schema)
   local style = p.style or DEFAULT_STYLE[loc]
   if style ~= DEFAULT_STYLE[loc] then out.style = style end
   local explode = p.explode
@@ -108,10 +148,10 @@ local function compile_body(doc, rb)
     end
   end
   local body = { media = media, required = rb.required == true or nil }
-  local schema = resolve(doc, content.schema)
-  if media:find("json", 1, true) then
-    body.shape = shape(doc, schema, {}, 0)
-  elseif type(schema) == "table" and type(schema.properties) == "table" then
+  local schema = resolve(doc, type(content) == "table" and content.schema or nil)
+  body.shape = shape(doc, schema, {}, 0)
+  if next(body.shape) == nil then body.shape = nil end
+  if not media:find("json", 1, true) and type(schema) == "table" and type(schema.properties) == "table" then
     local fields = {}
     for name, sub in pairs(schema.properties) do
       sub = resolve(doc, sub) or {}
@@ -131,8 +171,9 @@ local function compile_security(doc, reqs)
   local schemes = (doc.components or {}).securitySchemes or {}
   local out = {}
   for _, req in ipairs(reqs) do
-    local name = next(req)
+    local name = type(req) == "table" and next(req)
     local s = name and resolve(doc, schemes[name])
+    if type(req) == "table" and name == nil then out.optional = true end -- {}: none is needed
     if s then
       if s.type == "apiKey" then
         out[#out + 1] = { kind = "apiKey", name = s.name, ["in"] = s["in"] }
@@ -320,9 +361,13 @@ function M.check(t)
       if type(p) ~= "table" or type(p.name) ~= "string" or not LOCATIONS[p["in"]] then
         error(what .. ": a parameter without a name or a location", 0)
       end
+      if p.format ~= nil and type(p.format) ~= "string" or p.enum ~= nil and type(p.enum) ~= "table" then
+        error(what .. ": parameter '" .. p.name .. "': format or enum of the wrong type", 0)
+      end
     end
     if op.params ~= nil and type(op.params) ~= "table" or type(op.security) ~= "table"
-      or op.body ~= nil and (type(op.body) ~= "table" or type(op.body.media) ~= "string")
+      or op.body ~= nil and (type(op.body) ~= "table" or type(op.body.media) ~= "string"
+        or op.body.shape ~= nil and type(op.body.shape) ~= "table")
       or not strings(op.servers) or op.accept ~= nil and type(op.accept) ~= "string" or not strings(op.accepts)
       or op.deprecated ~= nil and type(op.deprecated) ~= "boolean" then
       error(what .. ": params, body, security, servers, accept or deprecated of the wrong type", 0)

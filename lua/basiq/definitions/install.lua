@@ -56,6 +56,16 @@ function M.build(doc, api, module_header, types_header)
   return t, M.module_text(t, module_header), types.annotate(doc, t, api, types_header)
 end
 
+-- Makes the folder path and its parents, unless there: true | nil, message.
+function M.folder(path)
+  if path == "" or path == "." then return true end
+  local p = io.popen("mkdir -p -- '" .. path:gsub("'", "'\\''") .. "' 2>&1 && echo made")
+  local out = p and p:read("*a") or ""
+  if p then p:close() end
+  if out:find("made\n$") then return true end
+  return nil, (out:gsub("^mkdir: ", ""):gsub("%s+$", ""))
+end
+
 -- Writes text to path: true | nil, message.
 function M.write(path, text)
   local f, err = io.open(path, "wb")

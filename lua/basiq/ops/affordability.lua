@@ -64,8 +64,14 @@ return {
       body = {
         media = "application/json",
         shape = {
+          closed = true,
           p = {
-            accounts = { t = "a" }
+            accounts = {
+              i = { t = "string" },
+              t = "a"
+            },
+            fromMonth = { t = "string" },
+            toMonth = { t = "string" }
           },
           t = "o"
         }
@@ -81,8 +87,14 @@ return {
       body = {
         media = "application/json",
         shape = {
+          closed = true,
           p = {
-            accounts = { t = "a" }
+            accounts = {
+              i = { t = "string" },
+              t = "a"
+            },
+            fromMonth = { t = "string" },
+            toMonth = { t = "string" }
           },
           t = "o"
         }
@@ -98,8 +110,14 @@ return {
       body = {
         media = "application/json",
         shape = {
+          closed = true,
           p = {
-            accounts = { t = "a" }
+            accounts = {
+              i = { t = "string" },
+              t = "a"
+            },
+            fromMonth = { t = "string" },
+            toMonth = { t = "string" }
           },
           t = "o"
         }

@@ -4,7 +4,38 @@ return {
   ops = {
     createUser = {
       accept = "application/json",
-      body = { media = "application/json", required = true },
+      body = {
+        media = "application/json",
+        required = true,
+        shape = {
+          closed = true,
+          p = {
+            businessAddress = {
+              closed = true,
+              p = {
+                addressLine1 = { t = "string" },
+                addressLine2 = { t = "string" },
+                countryCode = { t = "string" },
+                postcode = { t = "string" },
+                state = { t = "string" },
+                suburb = { t = "string" }
+              },
+              t = "o"
+            },
+            businessIdNo = { t = "string" },
+            businessIdNoType = { t = "string" },
+            businessName = { t = "string" },
+            email = { t = "string" },
+            firstName = { t = "string" },
+            lastName = { t = "string" },
+            middleName = { t = "string" },
+            mobile = { t = "string" },
+            verificationDate = { t = "string" },
+            verificationStatus = { t = "boolean" }
+          },
+          t = "o"
+        }
+      },
       method = "POST",
       path = "/users",
       security = { { kind = "bearer" } }
@@ -97,7 +128,16 @@ return {
     },
     postAuthLink = {
       accept = "application/json",
-      body = { media = "application/json" },
+      body = {
+        media = "application/json",
+        shape = {
+          closed = true,
+          p = {
+            mobile = { t = "string" }
+          },
+          t = "o"
+        }
+      },
       method = "POST",
       params = { { ["in"] = "path", name = "userId", required = true, type = "string" } },
       path = "/users/{userId}/auth_link",
@@ -109,9 +149,14 @@ return {
         media = "application/json",
         required = true,
         shape = {
+          closed = true,
           p = {
-            ["mfa-response"] = { t = "a" }
+            ["mfa-response"] = {
+              i = { t = "string" },
+              t = "a"
+            }
           },
+          r = { "mfa-response" },
           t = "o"
         }
       },
@@ -122,7 +167,17 @@ return {
     },
     postToken = {
       accept = "application/json",
-      body = { media = "application/x-www-form-urlencoded" },
+      body = {
+        media = "application/x-www-form-urlencoded",
+        shape = {
+          closed = true,
+          p = {
+            scope = { t = "string" },
+            userId = { t = "string" }
+          },
+          t = "o"
+        }
+      },
       method = "POST",
       params = { { ["in"] = "header", name = "basiq-version", required = true, type = "string" } },
       path = "/token",
@@ -130,7 +185,21 @@ return {
     },
     updateUser = {
       accept = "application/json",
-      body = { media = "application/json", required = true },
+      body = {
+        media = "application/json",
+        required = true,
+        shape = {
+          closed = true,
+          p = {
+            email = { t = "string" },
+            firstName = { t = "string" },
+            lastName = { t = "string" },
+            middleName = { t = "string" },
+            mobile = { t = "string" }
+          },
+          t = "o"
+        }
+      },
       method = "POST",
       params = { { ["in"] = "path", name = "userId", required = true, type = "string" } },
       path = "/users/{userId}",

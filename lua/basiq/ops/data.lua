@@ -6,7 +6,16 @@ return {
       accept = "application/json",
       body = {
         fields = { statement = "binary" },
-        media = "multipart/form-data"
+        media = "multipart/form-data",
+        shape = {
+          closed = true,
+          p = {
+            institutionId = { t = "string" },
+            statement = { t = "string" }
+          },
+          r = { "institutionId", "statement" },
+          t = "o"
+        }
       },
       method = "POST",
       params = { { ["in"] = "path", name = "userId", required = true, type = "string" } },
@@ -95,7 +104,7 @@ return {
       method = "GET",
       params = {
         { ["in"] = "path", name = "userId", required = true, type = "string" },
-        { ["in"] = "query", name = "limit", type = "integer" },
+        { format = "int64", ["in"] = "query", name = "limit", type = "integer" },
         { ["in"] = "query", name = "filter", type = "string" }
       },
       path = "/users/{userId}/transactions",

@@ -8,17 +8,27 @@ return {
         media = "application/json",
         required = true,
         shape = {
+          closed = true,
           p = {
             filters = {
               i = {
+                closed = true,
                 p = {
-                  value = { t = "a" }
+                  name = { t = "string" },
+                  value = {
+                    i = { t = "string" },
+                    t = "a"
+                  }
                 },
+                r = { "name", "value" },
                 t = "o"
               },
               t = "a"
-            }
+            },
+            reportType = { t = "string" },
+            title = { t = "string" }
           },
+          r = { "filters", "reportType", "title" },
           t = "o"
         }
       },

@@ -7,9 +7,17 @@ return {
       body = {
         media = "application/json",
         shape = {
+          closed = true,
           p = {
-            subscribedEvents = { t = "a" }
+            description = { t = "string" },
+            name = { t = "string" },
+            subscribedEvents = {
+              i = { t = "string" },
+              t = "a"
+            },
+            url = { t = "string" }
           },
+          r = { "url" },
           t = "o"
         }
       },
@@ -58,7 +66,18 @@ return {
       security = { { kind = "bearer" } }
     },
     testMessage = {
-      body = { media = "application/json" },
+      body = {
+        media = "application/json",
+        shape = {
+          closed = true,
+          p = {
+            Text = { t = "string" },
+            eventTypeId = { t = "string" }
+          },
+          r = { "eventTypeId" },
+          t = "o"
+        }
+      },
       method = "POST",
       path = "/notifications/messages/test",
       security = { { kind = "bearer" } }
@@ -68,9 +87,17 @@ return {
       body = {
         media = "application/json",
         shape = {
+          closed = true,
           p = {
-            subscribedEvents = { t = "a" }
+            description = { t = "string" },
+            name = { t = "string" },
+            subscribedEvents = {
+              i = { t = "string" },
+              t = "a"
+            },
+            url = { t = "string" }
           },
+          r = { "url" },
           t = "o"
         }
       },

@@ -10,6 +10,7 @@
 local core = require("basiq.shared.lazy")
 local errors = require("basiq.shared.errors")
 local values = require("basiq.shared.values")
+local strict = require("basiq.shared.strict")
 
 local M = {}
 
@@ -20,10 +21,7 @@ end
 local function check(who, opts)
   local function fail(what) errors.raise(who .. ": " .. what) end
   if type(opts) ~= "table" then fail("options must be a table") end
-  local known = { host = true, port = true, password = true, db = true, prefix = true, timeout = true, tls = true }
-  for k in pairs(opts) do
-    if not known[k] then fail("unknown option '" .. values.shown(tostring(k)) .. "'") end
-  end
+  strict.options(who, opts, { "db", "host", "password", "port", "prefix", "timeout", "tls" })
   local o = { host = opts.host or "127.0.0.1", port = opts.port or 6379, password = opts.password, db = opts.db or 0,
               prefix = opts.prefix or "basiq:", timeout = opts.timeout or 200 }
   if type(o.host) ~= "string" or o.host == "" or o.host:find("[%c%s]") then fail("option 'host' must be a host name") end

@@ -8,6 +8,7 @@
 local core = require("basiq.shared.lazy")
 local errors = require("basiq.shared.errors")
 local signatures = require("basiq.webhook.signatures")
+local strict = require("basiq.shared.strict")
 
 local M = {}
 
@@ -15,6 +16,7 @@ local M = {}
 -- -> true | false, reason. rawBody is the body exactly as received. Pure:
 -- nothing is kept between calls.
 function M.verify(secret, headers, body, opts)
+  if type(opts) == "table" then strict.options("basiq.webhook.verify", opts, signatures.OPTIONS) end
   return signatures.check("basiq.webhook.verify", secret, headers, body, opts)
 end
 
@@ -55,4 +57,5 @@ function M.redisStore(opts)
   return require("basiq.redis.delivery_store").new(opts)
 end
 
-return M
+-- basiq.webhook.verfy raises, naming verify; basiq.webhook:verify(...) says to use a dot
+return strict.namespace(M, "basiq.webhook")

@@ -10,6 +10,7 @@
 local core = require("basiq.shared.lazy")
 local errors = require("basiq.shared.errors")
 local values = require("basiq.shared.values")
+local strict = require("basiq.shared.strict")
 
 local pairs, floor, max, sort = pairs, math.floor, math.max, table.sort
 
@@ -26,6 +27,7 @@ local function now_monotonic() return core.now() end
 function M.new(opts)
   if opts ~= nil and type(opts) ~= "table" then errors.raise("basiq.webhook.memory_store: opts must be a table") end
   opts = opts or {}
+  strict.options("basiq.webhook.memory_store", opts, { "clock", "max" })
   local n = opts.max or M.MAX
   if not values.integer(n, 1, 2 ^ 31) then errors.raise("basiq.webhook.memory_store: max must be a positive integer") end
   if opts.clock ~= nil and type(opts.clock) ~= "function" then

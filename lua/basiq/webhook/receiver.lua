@@ -9,6 +9,7 @@ local cjson_safe = require("cjson.safe")
 local core = require("basiq.shared.lazy")
 local errors = require("basiq.shared.errors")
 local values = require("basiq.shared.values")
+local strict = require("basiq.shared.strict")
 local observe = require("basiq.call.observe")
 local signatures = require("basiq.webhook.signatures")
 local memory = require("basiq.webhook.memory_store")
@@ -20,6 +21,8 @@ local type, tostring, pcall, select, ipairs = type, tostring, pcall, select, ipa
 local M = {}
 
 local WHO = "basiq.webhook.receive"
+local OPTIONS = { "client", "keep", "lease", "store" } -- and verify's
+for _, k in ipairs(signatures.OPTIONS) do OPTIONS[#OPTIONS + 1] = k end
 local PROCESSING, PROCESSED = "processing", "processed"
 -- A processed mark outlives Basiq's whole retry schedule (immediately, 5 s,
 -- 5 min, 30 min, 2 h, 5 h, 10 h, 10 h: about 28 h); an in-progress one
@@ -157,6 +160,7 @@ function M.receive(secrets, headers, body, handler, opts)
   if type(handler) ~= "function" then mistake("handler must be a function (event, ctx) -> true when done") end
   if opts ~= nil and type(opts) ~= "table" then mistake("opts must be a table") end
   opts = opts or {}
+  strict.options(WHO, opts, OPTIONS)
   local keep, lease = opts.keep or M.KEEP, opts.lease or M.LEASE
   if not values.positive(keep) then mistake("opts.keep must be a number of seconds") end
   if not values.positive(lease) then mistake("opts.lease must be a number of seconds") end

@@ -27,6 +27,8 @@ function M.header(headers, want)
     end
   end
   if n > 1 then return nil, "repeated " .. want .. " header" end
+  -- a framework may hand over a number (webhook-timestamp): its text
+  if type(found) == "number" then found = values.number(found) or tostring(found) end
   if type(found) ~= "string" or found == "" then return nil, "missing " .. want .. " header" end
   return found
 end
@@ -34,6 +36,8 @@ end
 local function check(who, cond, arg, what)
   if not cond then errors.raise(who .. ": " .. arg .. " must be " .. what) end
 end
+
+M.OPTIONS = { "now", "tolerance" } -- verify's options
 
 M.NOT_A_SECRET = " is not a Standard Webhooks secret (whsec_ and base64, as the reference libraries read it)"
 
