@@ -69,13 +69,13 @@ local LUA_ENV = "env LUA_PATH_5_4=" .. q(ROOT .. "/lua/?.lua;" .. ROOT .. "/lua/
 local JIT_ENV = "env LUA_PATH=" .. q(ROOT .. "/lua/?.lua;" .. ROOT .. "/lua/?/init.lua;;")
   .. " LUA_CPATH=" .. q(ROOT .. "/build/luajit/?.so;;") .. " "
 
--- A Basiq transactions list of about 5 MB, shaped like getTransactions' example.
-local function write_page(path)
+-- A Basiq transactions list of about `bytes` bytes, shaped like getTransactions' example.
+local function write_page(path, bytes)
   local data, size, i = {}, 0, 0
   local merchants = { { "Flight Centre", "flightcentre.com.au", "722", "Travel Agency and Tour Arrangement Services" },
     { "Woolworths", "woolworths.com.au", "411", "Supermarket and Grocery Stores" },
     { "Shell", "shell.com.au", "400", "Fuel Retailing" }, { "Uber", "uber.com", "462", "Taxi and Other Road Transport" } }
-  while size < 5 * 1000 * 1000 do
+  while size < bytes do
     i = i + 1
     local m = merchants[i % #merchants + 1]
     local t = { type = "transaction", id = string.format("%08x-5f2e-4c1a-9b7d-%012x", i * 2654435761 % 0x100000000, i),
@@ -103,12 +103,13 @@ local function write_page(path)
   return #data
 end
 
-local function start_nginx(page, layout)
+local function start_nginx(page, page20, layout)
   local dir = WORK .. "/nginx"
   procs.execute("rm -rf " .. q(dir) .. " && mkdir -p " .. q(dir .. "/logs") .. " " .. q(dir .. "/tmp"))
   local port = procs.free_port()
   local conf = procs.read_file(ROOT .. "/bench/nginx.conf")
     :gsub("@PORT@", port):gsub("@PAGE@", function() return page end):gsub("@USER@", function() return USER end)
+    :gsub("@PAGE20@", function() return page20 end)
   local f = assert(io.open(dir .. "/nginx.conf", "w"))
   f:write(conf)
   f:close()
@@ -369,7 +370,7 @@ end
 local function measure()
   local seq, m, per = {}, nil, nil
   for i, layout in ipairs(LAYOUTS) do
-    local url, pid = start_nginx(WORK .. "/page.json", layout)
+    local url, pid = start_nginx(WORK .. "/page.json", WORK .. "/page20.json", layout)
     local ok, err = pcall(function()
       seq[layout.name] = sequential(url, layout)
       if i == 1 then -- the rest once, in the first layout
@@ -387,7 +388,8 @@ local function measure()
 end
 
 os.execute("mkdir -p " .. q(WORK))
-local txns = write_page(WORK .. "/page.json")
+local txns = write_page(WORK .. "/page.json", 5 * 1000 * 1000)
+write_page(WORK .. "/page20.json", 20 * 1000) -- the nginx section's (c)
 local ok, seq, m, per = pcall(measure)
 if not ok then
   io.stderr:write("bench: ", tostring(seq), "\n")

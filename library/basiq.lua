@@ -80,14 +80,11 @@
 ---@field timeout? number ms for every command, default 200
 
 ---@class basiq.Stats
----@field inflight number
----@field running number
----@field waitingThread number
----@field waitingVm number
----@field longestWaitMs number
----@field calls number
----@field waited number
----@field workers? integer
+---@field inflight number calls in flight
+---@field calls number calls made
+---@field connected number calls that opened a connection (the others reused a pooled one)
+---@field longestWaitMs number the longest wait for a connection (connect and TLS handshake)
+---@field workers? number in `all`: how many workers reported
 
 ---@class basiq.NewOptions: basiq.Options
 ---@field server? string
@@ -277,10 +274,15 @@ function Client.filter(conditions) end
 
 function Client.close() end
 
----Inside nginx: calls in flight, waiting for a thread or VM, the longest wait.
+---Inside nginx: calls in flight, calls made, connections opened, the longest wait for one.
 ---@return { worker: basiq.Stats, all?: basiq.Stats }? stats
 ---@return basiq.Error? err
 function Client.stats() end
+
+---In init_by_lua: raises, naming the nginx.conf line, when a lua_shared_dict that the features need is missing.
+---@param features? ("tokens"|"stats"|"webhooks")[] default all three
+---@return true
+function Client.checkNginx(features) end
 
 ---@param opts basiq.RedisOptions
 ---@return basiq.TokenStore store

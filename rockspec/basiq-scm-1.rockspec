@@ -27,14 +27,17 @@ external_dependencies = {
   CURL = { library = "curl" },
   CRYPTO = { library = "crypto" }, -- OpenSSL's libcrypto: webhook HMAC and base64
   HIREDIS = { header = "hiredis/hiredis.h", library = "hiredis" }, -- the shared stores (tokens, webhook deliveries) outside nginx
+  HTTP_PARSER = { header = "http_parser.h", library = "http_parser" }, -- answers read off nginx's cosockets
+  ZLIB = { header = "zlib.h", library = "z" }, -- their gzip bodies
 }
 build = {
   type = "builtin",
   modules = {
     ["basiq.core"] = {
-      sources = { "src/buf.c", "src/core.c", "src/crypto.c", "src/easy.c", "src/encode.c", "src/multi.c", "src/numbers.c", "src/redis.c", "src/xfer.c" },
-      libraries = { "curl", "crypto", "hiredis" },
-      libdirs = { "$(CURL_LIBDIR)", "$(CRYPTO_LIBDIR)", "$(HIREDIS_LIBDIR)" },
+      sources = { "src/buf.c", "src/core.c", "src/crypto.c", "src/easy.c", "src/encode.c", "src/multi.c", "src/numbers.c", "src/redis.c", "src/reply.c", "src/wire.c", "src/xfer.c" },
+      libraries = { "curl", "crypto", "hiredis", "http_parser", "z" },
+      libdirs = { "$(CURL_LIBDIR)", "$(CRYPTO_LIBDIR)", "$(HIREDIS_LIBDIR)", "$(HTTP_PARSER_LIBDIR)",
+                  "$(ZLIB_LIBDIR)" },
       defines = { "BASIQ_VERSION=\"0.1.0\"" },
     },
     ["basiq.batch"] = "lua/basiq/batch.lua",
@@ -99,7 +102,9 @@ build = {
     ["basiq.transport"] = "lua/basiq/transport/init.lua",
     ["basiq.transport.libcurl"] = "lua/basiq/transport/libcurl.lua",
     ["basiq.transport.ngx"] = "lua/basiq/transport/ngx.lua",
+    ["basiq.transport.ngx_check"] = "lua/basiq/transport/ngx_check.lua",
     ["basiq.transport.ngx_stats"] = "lua/basiq/transport/ngx_stats.lua",
+    ["basiq.transport.ngx_tokens"] = "lua/basiq/transport/ngx_tokens.lua",
     ["basiq.version"] = "lua/basiq/version.lua",
     ["basiq.webhook"] = "lua/basiq/webhook/init.lua",
     ["basiq.webhook.memory_store"] = "lua/basiq/webhook/memory_store.lua",

@@ -5,13 +5,23 @@ local procs = require("support.procs")
 local basiq = require("basiq")
 local core = require("basiq.core")
 local cjson = require("cjson")
+local transports = require("support.transports")
 
-describe("faults", function()
+for _, via in ipairs(transports.each()) do
+describe("faults" .. via.label, function()
+  if via.skip then return pending(via.skip) end
   local srv, client
-  setup(function() srv = procs.httpd() end)
-  teardown(function() srv.stop() end)
+  setup(function()
+    srv = procs.httpd()
+    via.start()
+  end)
+  teardown(function()
+    via.stop()
+    srv.stop()
+  end)
   before_each(function()
-    client = basiq.new({ server = srv.url, timeout = 3000, connectTimeout = 2000, retries = 0 }).auth("tok")
+    client = basiq.new({ server = srv.url, timeout = 3000, connectTimeout = 2000, retries = 0,
+                         transport = via.transport }).auth("tok")
   end)
 
   -- the fault's result, then a good call on the same client
@@ -25,23 +35,28 @@ describe("faults", function()
     return res, err
   end
 
-  -- { path, what, err.code, a plain substring of the message }
+  -- { path, what, err.code, a plain substring of libcurl's message, of nginx's }
   local cases = {
-    { "/fault/reset", "a reset connection", "recv", "Connection reset by peer" },
-    { "/fault/empty", "a connection closed without an answer", "empty-reply", "Empty reply from server" },
-    { "/fault/midbody", "a body cut short", "recv", "transfer closed with 89 bytes remaining" },
-    { "/fault/badstatus", "a malformed status line", "protocol", "Unsupported HTTP version" },
-    { "/fault/badchunk", "a bad chunk size", "recv", "chunked-encoding" },
-    { "/fault/hugeheader", "a 200 KB header line", "too-large", "response header line larger than 102400 bytes" },
+    { "/fault/reset", "a reset connection", "recv", "Connection reset by peer", "connection reset by peer" },
+    { "/fault/empty", "a connection closed without an answer", "empty-reply", "Empty reply from server",
+      "empty reply from server" },
+    { "/fault/midbody", "a body cut short", "recv", "transfer closed with 89 bytes remaining",
+      "connection closed with 89 bytes of the body remaining" },
+    { "/fault/badstatus", "a malformed status line", "protocol", "Unsupported HTTP version",
+      "malformed answer: invalid HTTP status code" },
+    { "/fault/badchunk", "a bad chunk size", "recv", "chunked-encoding", "chunked-encoding" },
+    { "/fault/hugeheader", "a 200 KB header line", "too-large", "response header line larger than 102400 bytes",
+      "response header line larger than 102400 bytes" },
   }
   for _, case in ipairs(cases) do
     it("turns " .. case[2] .. " into nil, err", function()
       local res, err = through(case[1])
       assert.is_nil(res)
       assert.are.equal(case[3], err.code, tostring(err))
-      assert.is_number(err.curlcode)
+      -- libcurl's result code; nginx's transport has none of its own
+      if not via.ngx then assert.is_number(err.curlcode) end
       assert.matches("^basiq%.getUser: " .. err.code:gsub("%p", "%%%0") .. " error: .+", err.message)
-      assert.matches(case[4], err.message, 1, true)
+      assert.matches(via.ngx and case[5] or case[4], err.message, 1, true)
       assert.are.equal(err.message, tostring(err))
     end)
   end
@@ -136,7 +151,8 @@ describe("faults", function()
 
   it("never reads a folded header line as a header of its own", function()
     local res = assert(through("/fault/fold"))
-    assert.are.equal("one", res.headers["x-a"])
+    -- libcurl's transport drops the continuation; http-parser joins it with a space (RFC 7230 3.2.4)
+    assert.are.equal(via.ngx and "one two: three" or "one", res.headers["x-a"])
     for k in pairs(res.headers) do assert.matches("^[%w-]+$", k) end
   end)
 
@@ -176,9 +192,24 @@ describe("faults", function()
   end)
 
   it("reports a refused connection as connect", function()
-    local c = basiq.new({ server = "http://127.0.0.1:" .. procs.free_port(), retries = 0 }).auth("tok")
+    local c = basiq.new({ server = "http://127.0.0.1:" .. procs.free_port(), retries = 0, transport = via.transport })
+      .auth("tok")
     local res, err = c.getUser({ userId = "u1" })
     assert.is_nil(res)
     assert.are.equal("connect", err.code)
   end)
+
+  it("keeps a connection for the next call only after a complete keep-alive answer", function()
+    local function peer() return assert(client.server(srv.url).getUser({ userId = "p" })).data.peer end
+    local first = peer()
+    assert.are.equal(first, peer()) -- kept, and taken again
+    for _, case in ipairs({ { "/closing" }, { "/fault/big/5000", { maxBodySize = 1000 } }, { "/stall", { timeout = 300 } },
+                            { "/fault/midbody" }, { "/fault/badchunk" } }) do
+      local before = peer()
+      client.server(srv.url .. case[1]).config(case[2] or {}).getUser({ userId = "x" })
+      client.config({ maxBodySize = 64 * 1024 * 1024, timeout = 3000 })
+      assert.are_not.equal(before, peer(), case[1] .. ": its connection was kept")
+    end
+  end)
 end)
+end

@@ -1,6 +1,8 @@
--- basiq.stats() in a real nginx whose thread pool is smaller than the load:
--- calls in flight, calls waiting for a thread, the longest wait.
+-- basiq.stats() in a real nginx: calls in flight, calls made, calls that
+-- opened a connection rather than reuse one from the pool, the longest wait
+-- for a connection.
 local procs = require("support.procs")
+local transports = require("support.transports")
 local elsewhere = procs.not_in_54()
 if elsewhere then describe("basiq.stats in nginx", function() pending(elsewhere) end) return end
 local cjson = require("cjson")
@@ -8,7 +10,6 @@ local sh = procs.sh
 
 local CONF = [[
 worker_processes 1;
-thread_pool basiq threads=2;
 events { worker_connections 256; }
 http {
 @NGINX_HTTP@
@@ -32,7 +33,7 @@ describe("basiq.stats in nginx", function()
 
   setup(function()
     srv = procs.httpd()
-    tree = procs.luajit_tree()
+    tree = transports.tree()
     ng = procs.nginx(CONF, tree, { BACKEND = srv.url .. "/delay/600" })
     url = ng.url
   end)
@@ -40,15 +41,14 @@ describe("basiq.stats in nginx", function()
   teardown(function()
     ng.stop()
     srv.stop()
-    os.execute("rm -rf " .. tree)
   end)
 
   local function stats() return cjson.decode(sh(procs.PLAIN .. "curl -s " .. url .. "/stats")) end
 
-  it("counts calls in flight and waiting for a thread, and the longest wait", function()
+  it("counts calls in flight, the connections they opened, and the longest wait for one", function()
     local before = stats()
-    assert.are.same({ 0, 0, 0 }, { before.worker.inflight, before.worker.running, before.worker.waitingThread })
-    -- six calls of 0.6 s at once on two threads: two run, four wait their turn
+    assert.are.same({ 0, 0, 0 }, { before.worker.inflight, before.worker.calls, before.worker.connected })
+    -- six calls of 0.6 s at once: each opens a connection of its own
     local outs = {}
     for i = 1, 6 do
       outs[i] = os.tmpname()
@@ -57,10 +57,7 @@ describe("basiq.stats in nginx", function()
     require("socket").sleep(0.3)
     local busy = stats()
     assert.are.equal(6, busy.worker.inflight)
-    assert.are.equal(2, busy.worker.running)
-    assert.are.equal(4, busy.worker.waitingThread)
     assert.are.equal(6, busy.all.inflight) -- one worker: all is this one
-    -- all six finish, in three turns of two
     local t0 = require("socket").gettime()
     local done = 0
     while done < 6 and require("socket").gettime() - t0 < 10 do
@@ -71,13 +68,17 @@ describe("basiq.stats in nginx", function()
     for i = 1, 6 do os.remove(outs[i]) end
     assert.are.equal(6, done)
     local after = stats()
-    assert.are.same({ 0, 0, 0 }, { after.worker.inflight, after.worker.running, after.worker.waitingThread })
-    assert.are.equal(before.worker.calls + 6, after.worker.calls)
-    -- the last two waited for two turns of about 0.6 s
-    assert.is_true(after.worker.longestWaitMs > 900 and after.worker.longestWaitMs < 5000,
+    assert.are.equal(0, after.worker.inflight)
+    assert.are.equal(6, after.worker.calls)
+    assert.are.equal(6, after.worker.connected)
+    assert.is_true(after.worker.longestWaitMs > 0 and after.worker.longestWaitMs < 1000,
       "longest wait " .. after.worker.longestWaitMs .. " ms")
-    assert.is_true(after.worker.waited >= 4)
-    assert.are.equal(1, after.all.workers)
+    -- three more, one after another: each reuses a pooled connection
+    for _ = 1, 3 do assert.matches("^200", sh(procs.PLAIN .. "curl -s " .. url .. "/call")) end
+    local later = stats()
+    assert.are.equal(9, later.worker.calls)
+    assert.are.equal(6, later.worker.connected)
+    assert.are.equal(1, later.all.workers)
   end)
 
   it("is nil, err outside nginx", function()

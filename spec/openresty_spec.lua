@@ -10,6 +10,7 @@ if jit or _VERSION ~= "Lua 5.4" then -- nginx embeds its own LuaJIT, and this sp
 end
 
 local procs = require("support.procs")
+local transports = require("support.transports")
 local basiq = require("basiq")
 local cjson = require("cjson")
 local socket = require("socket")
@@ -48,6 +49,29 @@ local EXTRA = [[
       }
     }
     location = /phase/init_worker { content_by_lua_block { ngx.say(BASIQ_INIT_WORKER) } }
+    location = /batch {
+      content_by_lua_block {
+        local c = require("basiq").new({ server = ngx.var.arg_server }).auth("tok")
+        local calls = {}
+        for i = 1, 8 do calls[i] = { "getUser", { userId = "u" .. i } } end
+        local t0 = ngx.now()
+        local results, errors = c.batch(calls, { concurrency = 4 })
+        ngx.update_time()
+        local out = { seconds = ngx.now() - t0 }
+        for i = 1, 8 do out[i] = results[i] and results[i].data.target or tostring(errors[i]) end
+        ngx.say(require("cjson").encode(out))
+      }
+    }
+    location = /events {
+      content_by_lua_block {
+        local events = {}
+        local c = require("basiq").new({ server = ngx.var.arg_server, observe = function(ev) events[#events + 1] = ev end })
+        c.auth("Bearer-secret-token")
+        assert(c.getUser({ userId = "e1" }))
+        assert(c.getUser({ userId = "e2" }))
+        ngx.say(require("cjson").encode(events))
+      }
+    }
     location = /phase/header_filter {
       content_by_lua_block { ngx.say("ok") }
       header_filter_by_lua_block {
@@ -157,16 +181,11 @@ describe("in nginx", function()
 
   setup(function()
     srv = procs.httpd()
-    tree = os.tmpname()
-    os.remove(tree)
-    local out = sh("cd " .. ROOT .. " && luarocks --lua-version=5.1 make --deps-mode=none --tree=" .. tree
-      .. " rockspec/basiq-scm-1.rockspec LUA_INCDIR=/usr/include/luajit-2.1; echo exit:$?")
-    assert(out:match("exit:0%s*$"), out)
+    tree = transports.tree()
   end)
   teardown(function()
     if one then one.stop() end
     srv.stop()
-    os.execute("rm -rf " .. tree)
   end)
 
   it("creates a user through the example route, with an automatic token", function()
@@ -201,8 +220,8 @@ describe("in nginx", function()
     assert.is_true(elapsed < 1.5, "10 calls of 0.3 s took " .. elapsed .. " s on one worker")
   end)
 
-  it("reports a network failure inside a worker thread as nil, err", function()
-    assert.are.equal("nil connect 7\n", sh("curl -s " .. one.url .. "/down"))
+  it("reports a network failure as nil, err", function()
+    assert.are.equal("nil connect nil\n", sh("curl -s " .. one.url .. "/down"))
   end)
 
   it("works in a timer and in server_rewrite, and says so clearly in phases that cannot do I/O", function()
@@ -210,8 +229,8 @@ describe("in nginx", function()
     assert.matches("^/tok/60/d300%-%d+/users/sr\n", sh("curl -s " .. one.url .. "/phase/server_rewrite"))
     local set = sh("curl -s " .. one.url .. "/phase/set")
     assert.matches("^phase basiq.getUser: cannot call the Basiq API in nginx's set phase", set)
-    assert.matches("^phase basiq.getUser: cannot call the Basiq API in nginx's init_worker phase, where it could"
-      .. " only block the worker; call it from rewrite, access or content, or defer it with ngx.timer.at",
+    assert.matches("^phase basiq.getUser: cannot call the Basiq API in nginx's init_worker phase, where nginx"
+      .. " cannot wait for a socket; call it from rewrite, access or content, or defer it with ngx.timer.at",
       sh("curl -s " .. one.url .. "/phase/init_worker"))
     local hf = sh("curl -s -D - -o /dev/null " .. one.url .. "/phase/header_filter")
     assert.matches("X%-Get: phase basiq.getUser: cannot call the Basiq API in nginx's header_filter phase", hf)
@@ -233,8 +252,8 @@ describe("in nginx", function()
       .. "' & sleep 0.2; curl -s " .. one.url .. "/phase/init_worker; wait")
     local elapsed = socket.gettime() - t0
     -- the other request, answered while the jobs were waited for, comes first
-    assert.are.equal("phase basiq.getUser: cannot call the Basiq API in nginx's init_worker phase, where it could only"
-      .. " block the worker; call it from rewrite, access or content, or defer it with ngx.timer.at\n"
+    assert.are.equal("phase basiq.getUser: cannot call the Basiq API in nginx's init_worker phase, where nginx cannot"
+      .. " wait for a socket; call it from rewrite, access or content, or defer it with ngx.timer.at\n"
       .. "ok-ng1 success\nmfa-ng1 mfa-required\nfail-ng1 authorization-failed\nslow-ng1 timeout\n", out)
     assert.is_true(elapsed < 1.5, "waited " .. elapsed .. " s for one 0.6 s timeout")
     local first, second = 0, math.huge
@@ -246,20 +265,28 @@ describe("in nginx", function()
     assert.is_true(first < second, "the jobs were polled one after another")
   end)
 
-  it("verifies TLS on the worker threads as everywhere else", function()
+  it("verifies TLS on nginx's sockets, against lua_ssl_trusted_certificate", function()
     local dir = os.tmpname()
     os.remove(dir)
     assert(procs.execute("mkdir -p " .. dir .. " && openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=lo"
-      .. " -addext subjectAltName=IP:127.0.0.1 -keyout " .. dir .. "/k.pem -out " .. dir .. "/c.pem 2>/dev/null"))
+      .. " -addext subjectAltName=DNS:localhost -keyout " .. dir .. "/k.pem -out " .. dir .. "/c.pem 2>/dev/null"))
     local port = procs.free_port()
     local pid = procs.spawn({ "openssl", "s_server", "-accept", "127.0.0.1:" .. port, "-cert", dir .. "/c.pem",
       "-key", dir .. "/k.pem", "-www", "-quiet" }, dir .. "/s_server.log")
     assert(procs.wait_port(port, 10, pid), "openssl s_server did not start")
-    local url = one.url .. "/tls?server=https://127.0.0.1:" .. port
-    local refused, trusted = sh("curl -s '" .. url .. "'"), sh("curl -s '" .. url .. "&ca=" .. dir .. "/c.pem'")
+    local path = "/tls?server=https://localhost:" .. port
+    -- the example trusts the system's CAs only
+    local refused = sh("curl -s '" .. one.url .. path .. "'")
+    local ca = sh("curl -s '" .. one.url .. path .. "&ca=" .. dir .. "/c.pem'")
+    local ng = nginx(tree, 1, srv.url, { { "lua_ssl_trusted_certificate /etc/ssl/certs/ca-certificates.crt;",
+      "lua_ssl_trusted_certificate " .. dir .. "/c.pem;" } })
+    local trusted = sh("curl -s '" .. ng.url .. path .. "'")
+    ng.stop()
     procs.kill(pid)
     os.execute("rm -rf " .. dir)
-    assert.matches("^tls basiq.getUser: tls error: .*certificate", refused)
+    assert.matches("^tls basiq.getUser: tls error: TLS handshake with localhost failed: .*certificate.*"
+      .. "lua_ssl_trusted_certificate", refused)
+    assert.matches("^tls basiq.getUser: tls error: option caFile cannot apply inside nginx", ca)
     assert.are.equal("200\n", trusted)
   end)
 
@@ -283,7 +310,7 @@ describe("in nginx", function()
     local ts = tostring(os.time())
     setup(function()
       base = realm("d300-") -- every authorised answer (the entity's GET) takes 0.3 s
-      ng = nginx(tree, 2, base, { { "error_log logs/error.log;", "error_log logs/error.log info;" } })
+      ng = nginx(tree, 2, base, { { "error_log logs/error.log notice;", "error_log logs/error.log info;" } })
     end)
     teardown(function() ng.stop() end)
 
@@ -460,30 +487,81 @@ describe("in nginx", function()
     assert.are.equal(1, #issued()) -- both workers used the one token
   end)
 
-  it("waits for a thread-side Lua VM when all are busy, rather than failing", function()
-    local base = realm("d300-")
-    -- two VMs for eight calls of 0.3 s: without the wait six would fail at once
-    local ng = nginx(tree, 1, base, { { "lua_worker_thread_vm_pool_size 512;", "lua_worker_thread_vm_pool_size 2;" } })
-    local urls = {}
-    for i = 1, 8 do urls[i] = ng.url .. "/get/u" .. i end
-    local t0 = socket.gettime()
-    local out = sh("curl -s --parallel --parallel-immediate --parallel-max 8 " .. table.concat(urls, " "))
-    local elapsed = socket.gettime() - t0
-    local log = ng.log()
+  it("names the resolver line when a host name needs one", function()
+    local ng = nginx(tree, 1, srv.url, { { "resolver 127.0.0.53 ipv6=off;", "" } })
+    local out = sh("curl -s " .. ng.url .. "/tls?server=https://api.basiq.invalid")
     ng.stop()
-    assert.are.equal(8, select(2, out:gsub("d300%-%d+%-1 pid", "")), out .. log)
-    -- token first, then four rounds of two: the limit held and nobody was turned away
-    assert.is_true(elapsed > 1.1 and elapsed < 6, "8 calls on 2 VMs took " .. elapsed .. " s")
+    assert.matches("^resolve basiq.getUser: resolve error: cannot resolve api.basiq.invalid: nginx resolves names"
+      .. " only through its resolver; nginx.conf's http block needs `resolver ", out)
   end)
 
-  it("tells what to add to nginx.conf when the thread pool is missing", function()
-    local base, issued = realm("nopool")
-    local ng = nginx(tree, 1, base, { { "thread_pool basiq threads=512;", "" } })
-    local out = sh("curl -s " .. ng.url .. "/get/u1")
+  it("stops at start, naming the line, when a lua_shared_dict the example needs is missing", function()
+    for _, line in ipairs({ "lua_shared_dict basiq_webhooks 10m;", "lua_shared_dict basiq 1m;" }) do
+      local ok, err = pcall(nginx, tree, 1, srv.url, { { line, "" } })
+      assert.is_false(ok)
+      assert.matches("basiq.checkNginx: nginx.conf's http block needs `" .. line .. "`", err, 1, true)
+    end
+  end)
+  it("starts with the command in the example's own header, from a checkout", function()
+    local conf = procs.read_file(ROOT .. "/examples/openresty/nginx.conf")
+    local cmd = assert(conf:match("\n#   (BASIQ_API_KEY=%S+ BASIQ_WEBHOOK_SECRET=%S+ nginx %-p examples/openresty %-c nginx%.conf)\n"))
+    local base, issued = realm("header")
+    -- as if basiq were installed in /usr/local: LuaJIT takes the tree from LUA_PATH for the ;; of lua_package_path
+    local env = "cd " .. ROOT .. " && env -u LD_PRELOAD LUA_PATH='" .. tree .. "/share/lua/5.1/?.lua;" .. tree
+      .. "/share/lua/5.1/?/init.lua;;' LUA_CPATH='" .. tree .. "/lib/lua/5.1/?.so;;' BASIQ_SERVER=" .. base .. " "
+    local out = sh(env .. cmd:gsub("BASIQ_API_KEY=%S+", "BASIQ_API_KEY=" .. KEY):gsub("BASIQ_WEBHOOK_SECRET=%S+",
+      "BASIQ_WEBHOOK_SECRET=" .. SECRET) .. "; echo exit:$?")
+    local up = out:match("exit:0") and procs.wait_port(8080, 10)
+    local created = up and sh("curl -s -X POST --data '{\"email\":\"a@b.c\"}' http://127.0.0.1:8080/users") or ""
+    sh("cd " .. ROOT .. " && env -u LD_PRELOAD nginx -p examples/openresty -c nginx.conf -s stop")
+    local log = procs.read_file(ROOT .. "/examples/openresty/logs/error.log")
+    assert.truthy(up, out .. log)
+    assert.matches('"method":"POST"', created, 1, true)
+    assert.are.equal(1, #issued())
+  end)
+  it("runs a batch at once on light threads, under its concurrency cap", function()
+    local ng = nginx(tree, 1, srv.url)
+    local text = sh("curl -s '" .. ng.url .. "/batch?server=" .. srv.url .. "/inflight/nb/300'")
     local log = ng.log()
     ng.stop()
-    assert.matches("^error basiq.getUser: could not get a token: thread error: nginx.conf needs `thread_pool basiq"
-      .. " threads=16;` in its main context", out, 1, false, log)
-    assert.are.equal(0, #issued())
+    local out = cjson.decode(text)
+    assert.is_table(out, text .. log)
+    local stats = cjson.decode(sh("curl -s " .. srv.url .. "/inflight/nb/stats"))
+    for i = 1, 8 do assert.are.equal("/inflight/nb/300/users/u" .. i, out[tostring(i)] or out[i], text) end
+    assert.are.equal(8, stats.total)
+    assert.are.equal(4, stats.max) -- four at once, never more
+    -- two waves of 0.3 s, not eight one after another (2.4 s)
+    assert.is_true(out.seconds >= 0.55 and out.seconds < 2, "8 calls of 0.3 s, 4 at a time, took " .. out.seconds .. " s")
+  end)
+
+  it("gives each attempt an event with its wait for a connection, and no credential", function()
+    local ng = nginx(tree, 1, srv.url)
+    local text = sh("curl -s '" .. ng.url .. "/events?server=" .. srv.url .. "'")
+    ng.stop()
+    local events = cjson.decode(text)
+    assert.are.equal(2, #events)
+    for _, ev in ipairs(events) do
+      assert.are.equal("attempt", ev.kind)
+      assert.are.equal(200, ev.status)
+      assert.is_number(ev.waitMs)
+    end
+    assert.is_true(events[1].waitMs > 0) -- a new connection: its connect
+    assert.are.equal(0, events[2].waitMs) -- the pooled one: no wait
+    assert.is_nil(text:find("secret-token", 1, true), text)
+  end)
+  it("runs the README's nginx.conf lines as written", function()
+    local readme = procs.read_file(ROOT .. "/README.md")
+    local block = readme:match("## OpenResty and nginx.-```nginx\n(.-)```")
+    assert(block, "the README's nginx block is not there")
+    local mock = procs.mock() -- a local Basiq, as the block's BASIQ_SERVER line allows
+    local conf = block:gsub("listen 127%.0%.0%.1:8080;", "listen 127.0.0.1:@PORT@;"):gsub("http {", "http {\n@NGINX_HTTP@", 1)
+    local ng = procs.nginx("worker_processes 1;\nevents { worker_connections 64; }\n" .. conf, tree, nil,
+      { "BASIQ_API_KEY=" .. KEY, "BASIQ_SERVER=" .. mock.url })
+    local id = sh("curl -s " .. ng.url .. "/users"):gsub("%s+$", "")
+    ng.stop()
+    local user, err = basiq.new({ server = mock.url, apiKey = KEY }).getUser({ userId = id })
+    mock.stop()
+    assert.is_nil(err, id)
+    assert.are.equal("gavin@hooli.com", user.data.email) -- the user the block created
   end)
 end)

@@ -2,6 +2,7 @@
 -- plain-Lua processes and two nginx instances stand for hosts; Redis
 -- restarts and stops under them; nothing in Redis is the API key.
 local procs = require("support.procs")
+local transports = require("support.transports")
 local elsewhere = procs.not_in_54()
 if elsewhere then describe("a fleet sharing tokens through Redis", function() pending(elsewhere) end) return end
 local cjson = require("cjson")
@@ -137,12 +138,11 @@ describe("a fleet sharing tokens through Redis", function()
   it("has two nginx hosts share one token, and never puts the API key in Redis", function()
     local redis = redis_server()
     local base, issued = realm()
-    local tree = procs.luajit_tree()
+    local tree = transports.tree()
     local hosts = {}
     for i = 1, 2 do
       hosts[i] = procs.nginx([[
 worker_processes 2;
-thread_pool basiq threads=8;
 events { worker_connections 256; }
 http {
 @NGINX_HTTP@
@@ -178,7 +178,6 @@ http {
     end
     local log = hosts[1].log()
     for _, h in ipairs(hosts) do h.stop() end
-    os.execute("rm -rf " .. tree)
     redis.stop()
     local _, good = out:gsub("200 token", "")
     assert.are.equal(12, good, out .. log)

@@ -5,19 +5,29 @@ local procs = require("support.procs")
 local basiq = require("basiq")
 local core = require("basiq.core")
 local cjson = require("cjson")
+local transports = require("support.transports")
 
-describe("retries", function()
+for _, via in ipairs(transports.each()) do
+describe("retries" .. via.label, function()
+  if via.skip then return pending(via.skip) end
   local srv, n = nil, 0
 
-  setup(function() srv = procs.httpd() end)
-  teardown(function() srv.stop() end)
+  setup(function()
+    srv = procs.httpd()
+    via.start()
+  end)
+  teardown(function()
+    via.stop()
+    srv.stop()
+  end)
 
   -- A client whose server fails `fails` times with `status`; returns the
   -- client and a function listing the attempt times the server saw.
   local function flaky(fails, status, opts, suffix)
     n = n + 1
     local key = "k" .. n
-    local c = basiq.new({ server = srv.url .. "/flaky/" .. key .. "/" .. fails .. "/" .. status .. (suffix or "") })
+    local c = basiq.new({ server = srv.url .. "/flaky/" .. key .. "/" .. fails .. "/" .. status .. (suffix or ""),
+                          transport = via.transport })
     c.auth("tok").config(opts or { retryDelay = 20 })
     local function attempts()
       local h = core.new()
@@ -61,9 +71,9 @@ describe("retries", function()
   end)
 
   it("repeats a POST whose connection failed before anything was sent, not one that was reset", function()
-    local h, calls = core.new(), 0
+    local calls = 0
     local c = basiq.new({ server = "http://127.0.0.1:" .. procs.free_port(), retryDelay = 1,
-      transport = function(req) calls = calls + 1; return h:perform(req) end }).auth("tok")
+      transport = function(req) calls = calls + 1; return via.request(req) end }).auth("tok")
     local res, err = c.createUser({ email = "a@b.c" })
     assert.is_nil(res)
     assert.are.equal("connect", err.code)
@@ -77,7 +87,6 @@ describe("retries", function()
     res, err = c.getUser({ userId = "u1" })
     assert.is_nil(res)
     assert.are.equal(3, calls, tostring(err)) -- a GET is
-    h:close()
   end)
 
   it("does not repeat other statuses", function()
@@ -130,13 +139,12 @@ describe("retries", function()
   end)
 
   it("repeats a timed-out GET inside one overall budget", function()
-    local calls, h = 0, core.new()
+    local calls = 0
     local c = basiq.new({ server = srv.url .. "/stall", timeout = 1500, attemptTimeout = 400,
-      retryDelay = 1, transport = function(req) calls = calls + 1; return h:perform(req) end }).auth("tok")
+      retryDelay = 1, transport = function(req) calls = calls + 1; return via.request(req) end }).auth("tok")
     local t0 = core.now()
     local res, err = c.getUser({ userId = "u1" })
     local elapsed = core.now() - t0
-    h:close()
     assert.is_nil(res)
     assert.are.equal("timeout", err.code)
     assert.is_true(elapsed < 4, "the budget did not bound the retries: " .. elapsed .. " s")
@@ -152,6 +160,7 @@ describe("retries", function()
       "basiq.config: option 'retryDelay' must be a positive number")
   end)
 end)
+end
 
 describe("plain http", function()
   it("refuses to send credentials to a host other than loopback", function()

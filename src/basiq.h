@@ -3,6 +3,8 @@
 
 #include <stddef.h>
 #include <curl/curl.h>
+#include <http_parser.h>
+#include <zlib.h>
 #include "compat.h"
 
 #define BASIQ_EASY_MT "basiq.core.easy"
@@ -20,6 +22,11 @@ typedef struct {
 
 int basiq_buf_append(basiq_buf *b, const char *p, size_t n); /* 0 ok, -1 OOM */
 void basiq_buf_free(basiq_buf *b);
+
+/* The cap on a response's headers, in both transports: below libcurl's own
+ * 300 KB, so that too many headers end as our clear "larger than" (libcurl's
+ * says RECV_ERROR). */
+#define BASIQ_MAX_HEADER_BYTES (256u * 1024u)
 
 /* Calls fn for each "Name: value" line of the last header block in raw;
  * name and value are trimmed, the status line and blank lines skipped. */
@@ -42,11 +49,37 @@ typedef struct {
   char errbuf[CURL_ERROR_SIZE];
 } basiq_xfer;
 
+/* One answer read off a socket the Lua side owns (reply.c). */
+enum { BASIQ_REPLY_MORE, BASIQ_REPLY_DONE, BASIQ_REPLY_FAILED };
+typedef struct {
+  http_parser p;
+  z_stream z;
+  int z_on, z_end, gzip;  /* inflating a gzip body; its stream ended */
+  basiq_buf head, body;   /* header names and values back to back; the (decoded) body */
+  basiq_buf pairs;        /* where each header's name and value lie in head (reply.c) */
+  size_t max_body, seen;  /* the body cap; bytes fed so far */
+  size_t line_len;        /* the header line being read, so far */
+  int head_only;          /* an answer to HEAD: no body */
+  int in_value, in_body;  /* header callbacks' state; past the headers (trailers are dropped) */
+  int state, keepalive, closed;
+  unsigned status;
+  const char *kind;       /* a failure's kind (errors.lua's codes) */
+  char message[160];
+} basiq_reply;
+
+void basiq_reply_init(basiq_reply *r, size_t max_body, int head_only); /* r zeroed or used before */
+int basiq_reply_feed(basiq_reply *r, const char *data, size_t len);     /* BASIQ_REPLY_* */
+int basiq_reply_eof(basiq_reply *r);                                    /* the connection closed */
+void basiq_reply_release(basiq_reply *r); /* zlib's state; buffers kept */
+void basiq_reply_free(basiq_reply *r);    /* everything; idempotent */
+
 int basiq_xfer_init(basiq_xfer *x);     /* 0 ok, -1 when curl_easy_init fails */
 void basiq_xfer_cleanup(basiq_xfer *x); /* idempotent */
 const char *basiq_xfer_prepare(lua_State *L, int t, basiq_xfer *x); /* NULL ok; may raise */
-int basiq_xfer_push(lua_State *L, basiq_xfer *x, CURLcode rc, int as_values); /* the outcome: 1, 4 or 5 values */
+int basiq_xfer_push(lua_State *L, basiq_xfer *x, CURLcode rc); /* the outcome table: 1 value */
 void basiq_push_headers(lua_State *L, const char *raw, size_t len);             /* a raw block as a table */
+void basiq_push_header(lua_State *L, const char *name, size_t nlen, const char *value,
+                       size_t vlen); /* into the table on top: lower-case name, repeats joined */
 void basiq_push_failure(lua_State *L, const char *message, CURLcode rc, int sent); /* one never sent */
 
 void basiq_handle_type(lua_State *L, const char *name, const luaL_Reg *methods, lua_CFunction close,
@@ -55,6 +88,8 @@ int basiq_open_easy(lua_State *L);   /* registers the easy metatable, pushes new
 void basiq_open_encode(lua_State *L);   /* adds escape/form to the table on top */
 int basiq_open_multi(lua_State *L);  /* registers the multi metatable, pushes multi() */
 int basiq_open_redis(lua_State *L);  /* registers the Redis metatable, pushes redis() */
+void basiq_open_reply(lua_State *L); /* adds reply() */
+void basiq_open_wire(lua_State *L);  /* adds http_request() */
 void basiq_open_crypto(lua_State *L); /* adds hmac_sha256, b64encode, b64decode, equal, webhook_key, webhook_check */
 void basiq_open_numbers(lua_State *L); /* adds integers */
 

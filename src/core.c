@@ -25,17 +25,6 @@ static int l_sleep(lua_State *L) {
   return 0;
 }
 
-/* core.running(delta) -> the number of calls this process's threads are
- * running. Every Lua state of an nginx worker (its own and its threads')
- * shares the one counter, so basiq.stats() sees calls as threads take them
- * without a shared-dict round trip per call. */
-static long running_calls;
-static int l_running(lua_State *L) {
-  long delta = (long)luaL_optinteger(L, 1, 0);
-  lua_pushinteger(L, (lua_Integer)__atomic_add_fetch(&running_calls, delta, __ATOMIC_RELAXED));
-  return 1;
-}
-
 /* libcurl counts init/cleanup pairs, so each Lua state that loads the
  * module takes one reference and gives it back when the state closes
  * (before Lua unloads the library). */
@@ -83,10 +72,12 @@ int luaopen_basiq_core(lua_State *L) {
   basiq_open_redis(L);
   lua_setfield(L, -2, "redis");
   basiq_open_encode(L);
+  basiq_open_reply(L);
+  basiq_open_wire(L);
   basiq_open_crypto(L);
   basiq_open_numbers(L);
   {
-    static const luaL_Reg fns[] = { {"now", l_now}, {"sleep", l_sleep}, {"running", l_running}, {NULL, NULL} };
+    static const luaL_Reg fns[] = { {"now", l_now}, {"sleep", l_sleep}, {NULL, NULL} };
     luaL_setfuncs(L, fns, 0);
   }
   lua_pushliteral(L, BASIQ_VERSION);

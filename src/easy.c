@@ -33,37 +33,13 @@ static int l_tostring(lua_State *L) {
  *         timeout, connect_timeout (ms), max_body (bytes), cainfo };
  * code: libcurl's result code; sent: whether any byte of the request may
  * have reached the server (lua/basiq/transport.lua has the contract). */
-static int perform(lua_State *L, int as_values) {
+static int l_perform(lua_State *L) {
   basiq_xfer *x = check_easy(L);
   const char *err;
   lua_settop(L, 2);
   err = basiq_xfer_prepare(L, 2, x);
-  if (!err) return basiq_xfer_push(L, x, curl_easy_perform(x->curl), as_values);
-  if (!as_values) {
-    basiq_push_failure(L, err, x->prep_rc, 0);
-    return 1;
-  }
-  lua_pushnil(L);
-  lua_pushfstring(L, "basiq.core: %s", err);
-  lua_pushinteger(L, (lua_Integer)x->prep_rc);
-  lua_pushboolean(L, 0);
-  return 4;
-}
-
-static int l_perform(lua_State *L) { return perform(L, 0); }
-
-/* h:perform_values(req) -> status, body, raw headers, time | nil, message,
- * code, sent[, time]: the same transfer, for the nginx transport's thread,
- * whose answer is copied to the worker's Lua state (plain values copy for
- * less than a table of tables). */
-static int l_perform_values(lua_State *L) { return perform(L, 1); }
-
-/* core.headers(raw) -> the header table of a raw header block (its last
- * response's, names in lower case), as perform gives it. */
-static int l_headers(lua_State *L) {
-  size_t len;
-  const char *raw = luaL_checklstring(L, 1, &len);
-  basiq_push_headers(L, raw, len);
+  if (!err) return basiq_xfer_push(L, x, curl_easy_perform(x->curl));
+  basiq_push_failure(L, err, x->prep_rc, 0);
   return 1;
 }
 
@@ -86,7 +62,6 @@ static int l_request(lua_State *L) {
 
 static const luaL_Reg easy_methods[] = {
   {"perform", l_perform},
-  {"perform_values", l_perform_values},
   {"close", l_close},
   {NULL, NULL}
 };
@@ -95,8 +70,6 @@ int basiq_open_easy(lua_State *L) {
   basiq_handle_type(L, BASIQ_EASY_MT, easy_methods, l_close, l_tostring);
   lua_pushcfunction(L, l_request);
   lua_setfield(L, -2, "request");
-  lua_pushcfunction(L, l_headers);
-  lua_setfield(L, -2, "headers");
   lua_pushcfunction(L, l_new);
   return 1;
 }

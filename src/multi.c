@@ -208,7 +208,7 @@ static int l_perform(lua_State *L) {
   lua_createtable(L, (int)n, 0);
   for (i = 0; i < n; i++) {
     if (s[i].state == FAILED) basiq_push_failure(L, s[i].err, s[i].rc, s[i].sent);
-    else (void)basiq_xfer_push(L, m->xs[i], s[i].rc, 0);
+    else (void)basiq_xfer_push(L, m->xs[i], s[i].rc);
     lua_rawseti(L, -2, (int)(i + 1));
   }
   drop_xfers(m, m->nxs > KEEP_IDLE ? KEEP_IDLE : m->nxs);

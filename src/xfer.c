@@ -14,9 +14,6 @@
 #define DEFAULT_TIMEOUT_MS 60000L
 #define DEFAULT_CONNECT_TIMEOUT_MS 10000L
 #define DEFAULT_MAX_BODY ((size_t)64 * 1024 * 1024)
-/* Below libcurl's own 300 KB cap on a response's headers, so that too
- * many headers end as our clear "larger than" (libcurl's says RECV_ERROR). */
-#define MAX_HEADER_BYTES ((size_t)256 * 1024)
 
 static void release_request(basiq_xfer *x) {
   if (x->headers) { curl_slist_free_all(x->headers); x->headers = NULL; }
@@ -96,7 +93,7 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud) {
 static size_t on_header(char *p, size_t size, size_t n, void *ud) {
   basiq_xfer *x = ud;
   size_t len = size * n;
-  if (x->head.len + len > MAX_HEADER_BYTES) { x->too_big = TOO_BIG_HEAD; return 0; }
+  if (x->head.len + len > BASIQ_MAX_HEADER_BYTES) { x->too_big = TOO_BIG_HEAD; return 0; }
   return basiq_buf_append(&x->head, p, len) == 0 ? len : 0;
 }
 
@@ -356,8 +353,7 @@ static int maybe_sent(basiq_xfer *x) {
   return req_size != 0 || up != 0;
 }
 
-static void push_header(void *ud, const char *name, size_t nlen, const char *value, size_t vlen) {
-  lua_State *L = ud;
+void basiq_push_header(lua_State *L, const char *name, size_t nlen, const char *value, size_t vlen) {
   char lower[256];
   size_t i;
   if (nlen >= sizeof lower) return; /* no legitimate header name is that long */
@@ -374,6 +370,10 @@ static void push_header(void *ud, const char *name, size_t nlen, const char *val
     lua_pushlstring(L, value, vlen);
   }
   lua_rawset(L, -3);
+}
+
+static void push_line(void *ud, const char *name, size_t nlen, const char *value, size_t vlen) {
+  basiq_push_header(ud, name, nlen, value, vlen);
 }
 
 /* Whether the last header block has ended (a blank line). */
@@ -411,7 +411,7 @@ static void push_message(lua_State *L, basiq_xfer *x, CURLcode rc) {
     if (x->too_big == TOO_BIG_BODY)
       snprintf(msg, sizeof msg, "response body larger than %zu bytes", x->max_body);
     else
-      snprintf(msg, sizeof msg, "response headers larger than %zu bytes", MAX_HEADER_BYTES);
+      snprintf(msg, sizeof msg, "response headers larger than %zu bytes", (size_t)BASIQ_MAX_HEADER_BYTES);
     lua_pushstring(L, msg);
   } else if (rc == CURLE_OUT_OF_MEMORY && !headers_done(x)) {
     /* libcurl 7.x reports a header line over its 100 KB limit as "Out of
@@ -428,53 +428,35 @@ void basiq_push_headers(lua_State *L, const char *raw, size_t len) {
   int lines = 0;
   while (p && (p = memchr(p, '\n', (size_t)(end - p))) != NULL) { lines++; p++; }
   lua_createtable(L, 0, lines); /* one slot a line (the status line's spare): no rehash as it fills */
-  basiq_parse_headers(raw, len, push_header, L);
+  basiq_parse_headers(raw, len, push_line, L);
 }
 
-/* Pushes a finished transfer's outcome and returns how many values.
- * As a table (1): { status, headers, body, time } for an answer (with room
- * for the data field the engine adds), or { message, code, sent, time }.
- * As values, for a hop between Lua states where a table costs a copy:
- * status, body, raw headers, time (4) | nil, message, code, sent, time (5). */
-int basiq_xfer_push(lua_State *L, basiq_xfer *x, CURLcode rc, int as_values) {
+/* Pushes a finished transfer's outcome table: { status, headers, body,
+ * time } for an answer (with room for the data field the engine adds), or
+ * { message, code, sent, time }. */
+int basiq_xfer_push(lua_State *L, basiq_xfer *x, CURLcode rc) {
   long status = 0;
   lua_Number t;
   if (rc == CURLE_OK) rc = curl_easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &status);
   t = time_of(x);
-  if (rc == CURLE_OK) {
-    if (as_values) {
-      lua_pushinteger(L, status);
-      lua_pushlstring(L, x->body.len ? x->body.data : "", x->body.len);
-      lua_pushlstring(L, x->head.len ? x->head.data : "", x->head.len);
-      lua_pushnumber(L, t);
-    } else { /* each key pushed from the field names, then its value */
-      int f;
-      push_fields(L);
-      f = lua_gettop(L);
-      lua_createtable(L, 0, 5);
-      lua_rawgeti(L, f, F_STATUS);
-      lua_pushinteger(L, status);
-      lua_rawset(L, -3);
-      lua_rawgeti(L, f, F_TIME);
-      lua_pushnumber(L, t);
-      lua_rawset(L, -3);
-      lua_rawgeti(L, f, F_HEADERS);
-      basiq_push_headers(L, x->head.data, x->head.len);
-      lua_rawset(L, -3);
-      lua_rawgeti(L, f, F_BODY);
-      lua_pushlstring(L, x->body.len ? x->body.data : "", x->body.len);
-      lua_rawset(L, -3);
-      lua_remove(L, f);
-    }
-    if (x->body.cap > 1024 * 1024) basiq_buf_free(&x->body); /* don't pin a huge page */
-    return as_values ? 4 : 1;
-  }
-  if (as_values) {
-    lua_pushnil(L);
-    push_message(L, x, rc);
-    lua_pushinteger(L, (lua_Integer)rc);
-    lua_pushboolean(L, maybe_sent(x));
+  if (rc == CURLE_OK) { /* each key pushed from the field names, then its value */
+    int f;
+    push_fields(L);
+    f = lua_gettop(L);
+    lua_createtable(L, 0, 5);
+    lua_rawgeti(L, f, F_STATUS);
+    lua_pushinteger(L, status);
+    lua_rawset(L, -3);
+    lua_rawgeti(L, f, F_TIME);
     lua_pushnumber(L, t);
+    lua_rawset(L, -3);
+    lua_rawgeti(L, f, F_HEADERS);
+    basiq_push_headers(L, x->head.data, x->head.len);
+    lua_rawset(L, -3);
+    lua_rawgeti(L, f, F_BODY);
+    lua_pushlstring(L, x->body.len ? x->body.data : "", x->body.len);
+    lua_rawset(L, -3);
+    lua_remove(L, f);
   } else {
     lua_createtable(L, 0, 4);
     lua_pushnumber(L, t);
@@ -486,6 +468,6 @@ int basiq_xfer_push(lua_State *L, basiq_xfer *x, CURLcode rc, int as_values) {
     lua_pushboolean(L, maybe_sent(x));
     lua_setfield(L, -2, "sent");
   }
-  if (x->body.cap > 1024 * 1024) basiq_buf_free(&x->body);
-  return as_values ? 5 : 1;
+  if (x->body.cap > 1024 * 1024) basiq_buf_free(&x->body); /* don't pin a huge page */
+  return 1;
 }

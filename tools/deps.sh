@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-pkgs=(lua5.4 liblua5.4-dev libhiredis-dev redis-server lua-nginx-redis lua5.3 liblua5.3-dev lua5.2 liblua5.2-dev lua5.1 liblua5.1-0-dev libcurl4-openssl-dev libssl-dev lua-cjson lua-busted lua-socket luarocks gcc make openssl
+pkgs=(lua5.4 liblua5.4-dev libhiredis-dev libhttp-parser-dev zlib1g-dev redis-server lua-nginx-redis lua5.3 liblua5.3-dev lua5.2 liblua5.2-dev lua5.1 liblua5.1-0-dev libcurl4-openssl-dev libssl-dev lua-cjson lua-busted lua-socket luarocks gcc make openssl
       luajit2 libluajit2-5.1-dev nginx-core libnginx-mod-http-lua curl
       valgrind clang libclang-rt-14-dev cppcheck lua-check lua-curl wrk lua-yaml lua-argparse)
 command -v npm >/dev/null 2>&1 || pkgs+=(nodejs npm)

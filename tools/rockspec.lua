@@ -20,8 +20,9 @@ local function modules()
   for _, path in ipairs(list("ls src/*.c")) do sources[#sources + 1] = string.format("%q", path) end
   lines[#lines + 1] = '    ["basiq.core"] = {'
   lines[#lines + 1] = "      sources = { " .. table.concat(sources, ", ") .. " },"
-  lines[#lines + 1] = '      libraries = { "curl", "crypto", "hiredis" },'
-  lines[#lines + 1] = '      libdirs = { "$(CURL_LIBDIR)", "$(CRYPTO_LIBDIR)", "$(HIREDIS_LIBDIR)" },'
+  lines[#lines + 1] = '      libraries = { "curl", "crypto", "hiredis", "http_parser", "z" },'
+  lines[#lines + 1] = '      libdirs = { "$(CURL_LIBDIR)", "$(CRYPTO_LIBDIR)", "$(HIREDIS_LIBDIR)", "$(HTTP_PARSER_LIBDIR)",'
+  lines[#lines + 1] = '                  "$(ZLIB_LIBDIR)" },'
   lines[#lines + 1] = string.format("      defines = { %q },", 'BASIQ_VERSION="' .. version .. '"')
   lines[#lines + 1] = "    },"
   for _, path in ipairs(list("ls lua/basiq/*.lua lua/basiq/*/*.lua")) do
@@ -62,6 +63,8 @@ external_dependencies = {
   CURL = { library = "curl" },
   CRYPTO = { library = "crypto" }, -- OpenSSL's libcrypto: webhook HMAC and base64
   HIREDIS = { header = "hiredis/hiredis.h", library = "hiredis" }, -- the shared stores (tokens, webhook deliveries) outside nginx
+  HTTP_PARSER = { header = "http_parser.h", library = "http_parser" }, -- answers read off nginx's cosockets
+  ZLIB = { header = "zlib.h", library = "z" }, -- their gzip bodies
 }
 build = {
   type = "builtin",

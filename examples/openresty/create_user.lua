@@ -1,5 +1,5 @@
 -- POST /users: creates a Basiq user from the JSON body. The call yields
--- while a worker thread does the HTTP, so this worker keeps serving.
+-- while it waits on nginx's socket, so this worker keeps serving.
 local basiq = require("basiq")
 local cjson = require("cjson.safe")
 

@@ -64,7 +64,7 @@ local headers = ngx.req.get_headers()
 local status, detail, err = basiq.webhook.receive(secrets, headers, body, handle, { store = store })
 local id = tostring(headers["webhook-id"])
 if err then ngx.log(ngx.ERR, "basiq webhook ", id, ": ", tostring(err)) end
-ngx.log(status < 300 and ngx.INFO or ngx.WARN, "basiq webhook ", id, ": ", status, " ",
+ngx.log(status < 300 and ngx.NOTICE or ngx.WARN, "basiq webhook ", id, ": ", status, " ",
   type(detail) == "table" and "processed" or detail)
 ngx.status = status
 if status >= 300 then ngx.say(detail) end -- a short reason, never an error's details

@@ -162,8 +162,8 @@ function M.new(opts, target)
     return require("basiq.batch").run(state, calls, batch_opts)
   end
 
-  -- Inside nginx: calls in flight, waiting for a worker thread or a
-  -- thread-side VM, and the longest wait; for this worker and all of them.
+  -- Inside nginx: calls in flight, calls that waited for a connection, and
+  -- the longest wait; for this worker and all of them.
   function client.stats()
     local t = state.transport
     if not t.stats then
@@ -171,6 +171,10 @@ function M.new(opts, target)
     end
     return t.stats()
   end
+
+  -- In init_by_lua: raises, naming the nginx.conf line, when one that the
+  -- features need is missing (basiq.checkNginx{ "tokens", "webhooks" }).
+  function client.checkNginx(features) return require("basiq.transport.ngx_check").check(features) end
 
   -- A token store in Redis that a fleet shares: basiq.new{ tokenStore = basiq.redisStore{ ... } }.
   function client.redisStore(store_opts) return require("basiq.redis.token_store").new(store_opts) end

@@ -5,6 +5,7 @@
 --   /html/<code>     answers <code> with an HTML page
 --   /text            answers text/plain
 --   /stall           accepts and never answers
+--   /closing         echoes with Connection: close, then closes
 --   /reset           reads the request, then resets the connection
 --   /fault/<kind>    misbehaves: reset, empty, midbody, stallbody, badjson, truncjson, hugeheader,
 --                    manyheaders, fold, badstatus, badchunk, big/<bytes>; /fault/hits counts them
@@ -414,6 +415,12 @@ local function handle(sock, req)
   end
   if target:find("/reset", 1, true) then -- read the request, then RST the connection
     sock:setoption("linger", { on = true, timeout = 0 })
+    sock:close()
+    return "closed"
+  end
+  if target:find("/closing", 1, true) then -- the echo, then the connection closes
+    respond(sock, 200, { ["Content-Type"] = "application/json", Connection = "close" },
+      cjson.encode({ method = req.method, target = target, peer = req.peer }))
     sock:close()
     return "closed"
   end

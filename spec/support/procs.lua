@@ -144,10 +144,15 @@ function M.not_in_54()
     .. (jit and jit.version or _VERSION)
 end
 
--- A LuaRocks tree with basiq built for LuaJIT, as nginx loads it: its path.
-function M.luajit_tree()
-  local tree = os.tmpname()
-  os.remove(tree)
+-- A LuaRocks tree with basiq built for LuaJIT, as nginx loads it: its path
+-- (a fresh temporary one unless given).
+function M.luajit_tree(tree)
+  if tree then
+    os.execute("rm -rf " .. M.sh_quote(tree))
+  else
+    tree = os.tmpname()
+    os.remove(tree)
+  end
   local out = M.sh("cd " .. ROOT .. " && luarocks --lua-version=5.1 make --deps-mode=none --tree=" .. tree
     .. " rockspec/basiq-scm-1.rockspec LUA_INCDIR=/usr/include/luajit-2.1; echo exit:$?")
   assert(out:match("exit:0%s*$"), out)
@@ -156,7 +161,8 @@ end
 
 -- A private nginx on loopback running conf, an nginx.conf whose @TREE@ and
 -- @PORT@ are filled in (and http-level lines for the Lua module, the tree's
--- paths and the temp folders are added under NGINX_HTTP): { url, log(), stop() }.
+-- paths and the temp folders are added under NGINX_HTTP), with env (a list
+-- of NAME=value) in its environment: { url, log(), stop() }.
 M.NGINX_MAIN = [[
 load_module /usr/lib/nginx/modules/ndk_http_module.so;
 load_module /usr/lib/nginx/modules/ngx_http_lua_module.so;
@@ -170,7 +176,7 @@ M.NGINX_HTTP = [[
   lua_package_path "@TREE@/share/lua/5.1/?.lua;@TREE@/share/lua/5.1/?/init.lua;;";
   lua_package_cpath "@TREE@/lib/lua/5.1/?.so;;";
 ]]
-function M.nginx(conf, tree, vars)
+function M.nginx(conf, tree, vars, env)
   local dir = os.tmpname()
   os.remove(dir)
   assert(M.execute("mkdir -p " .. dir .. "/logs " .. dir .. "/tmp"))
@@ -183,8 +189,10 @@ function M.nginx(conf, tree, vars)
   local f = assert(io.open(dir .. "/nginx.conf", "w"))
   f:write(conf)
   f:close()
-  local pid = M.spawn({ "env", "-u", "LD_PRELOAD", "nginx", "-p", dir, "-c", dir .. "/nginx.conf" },
-    dir .. "/logs/out.log") -- see PLAIN
+  local argv = { "env", "-u", "LD_PRELOAD" }
+  for _, e in ipairs(env or {}) do argv[#argv + 1] = e end
+  for _, a in ipairs({ "nginx", "-p", dir, "-c", dir .. "/nginx.conf" }) do argv[#argv + 1] = a end
+  local pid = M.spawn(argv, dir .. "/logs/out.log") -- see PLAIN
   local function log() return read_file(dir .. "/logs/error.log") .. read_file(dir .. "/logs/out.log") end
   assert(M.wait_port(port, 10, pid), "nginx did not start:\n" .. log())
   return { url = "http://127.0.0.1:" .. port, pid = pid, log = log,

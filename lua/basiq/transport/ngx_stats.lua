@@ -1,51 +1,29 @@
 -- basiq.stats() inside nginx: the nginx transport's calls in flight, calls
--- waiting for a worker thread or a thread-side Lua VM, and the longest
--- wait, for this worker and (through lua_shared_dict basiq) for all
--- workers. Counting never fails a call and never blocks the event loop.
-local core = require("basiq.shared.lazy")
-
+-- made, how many opened a connection (its connect and TLS handshake: the
+-- wait for a connection; the others reused one from the pool) and the
+-- longest such wait, for this worker and (through lua_shared_dict basiq)
+-- for all workers. Counting never fails a call and never blocks the event
+-- loop.
 local M = {}
 
 local DICT = "basiq"
 local PUBLISH = 1 -- seconds between a worker's reports to the shared dict
 
 -- this worker's counters
-local mine = { inflight = 0, waitingVm = 0, longestWaitMs = 0, calls = 0, waited = 0 }
-M.mine = mine
+local mine = { inflight = 0, calls = 0, connected = 0, longestWaitMs = 0 }
 local publishing = false
 
 local function dict()
   return ngx.shared and ngx.shared[DICT]
 end
 
--- Thread side: a call's transfer starts and ends (a counter in the C core,
--- which the worker's own Lua state shares with its threads').
-function M.thread_start()
-  core.running(1)
-  return core.now()
-end
-
-function M.thread_end()
-  core.running(-1)
-end
-
 -- This worker's numbers, as a table.
 local function snapshot()
-  local pid, running = ngx.worker.pid(), core.running(0)
-  return {
-    pid = pid,
-    inflight = mine.inflight,
-    running = running,
-    -- handed to nginx's thread pool and not yet on a thread
-    waitingThread = math.max(0, mine.inflight - mine.waitingVm - running),
-    waitingVm = mine.waitingVm,
-    longestWaitMs = mine.longestWaitMs,
-    calls = mine.calls,
-    waited = mine.waited,
-  }
+  return { pid = ngx.worker.pid(), inflight = mine.inflight, calls = mine.calls, connected = mine.connected,
+           longestWaitMs = mine.longestWaitMs }
 end
 
-local FIELDS = { "inflight", "running", "waitingThread", "waitingVm", "longestWaitMs", "calls", "waited" }
+local FIELDS = { "inflight", "calls", "connected", "longestWaitMs" }
 
 -- Every PUBLISH seconds while calls happen, this worker's numbers go to the
 -- shared dict (expiring, so a worker that exits drops out).
@@ -65,23 +43,17 @@ local function start_publishing()
   publishing = ngx.timer.at(0, publish) and true or false
 end
 
--- Worker side: a call is handed over (and may wait), then comes back.
+-- A call starts; it ends having opened a connection or not, after waiting
+-- `wait` seconds for one (nil: it never had one).
 function M.begin()
   mine.inflight, mine.calls = mine.inflight + 1, mine.calls + 1
   start_publishing()
 end
 
-function M.waiting_vm(delta)
-  mine.waitingVm = mine.waitingVm + delta
-end
-
-function M.finish(wait)
+function M.finish(opened, wait)
   mine.inflight = mine.inflight - 1
-  if wait then
-    local ms = wait * 1000
-    if ms >= 1 then mine.waited = mine.waited + 1 end
-    if ms > mine.longestWaitMs then mine.longestWaitMs = ms end
-  end
+  if opened then mine.connected = mine.connected + 1 end
+  if wait and wait * 1000 > mine.longestWaitMs then mine.longestWaitMs = wait * 1000 end
 end
 
 -- { worker = {...}, all = {...} | nil }: all sums every worker's last
