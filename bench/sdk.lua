@@ -3,14 +3,15 @@
 --                                command line on stdin with one line, until "quit":
 --     get N        seconds for N getUser calls: basiq.getUser (KIND sdk); the
 --                  same request straight through basiq.core's perform (core);
---                  that and cjson.decode of the body (decode)
+--                  that and cjson.decode of the body, its whole numbers
+--                  made integers on Lua 5.3+ (decode)
 --     show         one call; its answer's body as one line of JSON (for the
 --                  specs, which compare the requests through an echo server)
 --     batch N C    seconds for one basiq.batch of N getUser calls, concurrency
 --                  C, against URL/slow; or "n/a <why>"
 --     page         "sdk fetch decode" seconds for the 5 MB transactions page:
 --                  basiq.getTransactions; the same GET through basiq.core
---                  (transfer only); cjson.decode of that body alone
+--                  (transfer only); decoding that body alone (as decode)
 --   sdk.lua rss URL              KiB resident after 1,000 and 100,000 calls
 --   sdk.lua require              seconds for require "basiq"
 local gettime = require("socket").gettime -- loaded before basiq: not part of "require"
@@ -52,8 +53,12 @@ local function core_get(path)
 end
 local user_path = "/users/" .. USER
 local function core_user() return core_get(user_path) end
+-- cjson.decode, and on Lua 5.3+ the answer's whole numbers made integers
+-- (Debian's lua-cjson decodes every number as a float): the least a client
+-- must do to give what the SDK gives
+local decode = cjson.decode -- and core.integers on 5.3+, once the core is loaded below
 local function core_decode()
-  if cjson.decode(core_get(user_path)).id ~= USER then error("wrong user") end
+  if decode(core_get(user_path)).id ~= USER then error("wrong user") end
 end
 
 local function rss()
@@ -94,7 +99,7 @@ local function page()
   local t_fetch = gettime() - t0
   collectgarbage()
   t0 = gettime()
-  local data = cjson.decode(body)
+  local data = decode(body)
   local t_decode = gettime() - t0
   if #data.data ~= count then error("the SDK and cjson disagree on the page") end
   return string.format("%.6f %.6f %.6f", t_sdk, t_fetch, t_decode)
@@ -102,6 +107,10 @@ end
 
 if mode == "serve" then
   core_handle = require("basiq.core").new()
+  if math.type then
+    local integers = require("basiq.core").integers
+    decode = function(text) return integers(cjson.decode(text), text) end
+  end
   local one = ({ sdk = get_user, core = core_user, decode = core_decode })[kind]
   local show = kind == "sdk" and show_user or core_user
   if not one then error("unknown kind " .. tostring(kind)) end

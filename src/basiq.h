@@ -59,6 +59,8 @@ typedef struct {
   basiq_buf pairs;        /* where each header's name and value lie in head (reply.c) */
   size_t max_body, seen;  /* the body cap; bytes fed so far */
   size_t line_len;        /* the header line being read, so far */
+  const char *direct;     /* the body, when it is one piece of the feed that completed the answer */
+  size_t direct_len;
   int head_only;          /* an answer to HEAD: no body */
   int in_value, in_body;  /* header callbacks' state; past the headers (trailers are dropped) */
   int state, keepalive, closed;
@@ -70,6 +72,8 @@ typedef struct {
 void basiq_reply_init(basiq_reply *r, size_t max_body, int head_only); /* r zeroed or used before */
 int basiq_reply_feed(basiq_reply *r, const char *data, size_t len);     /* BASIQ_REPLY_* */
 int basiq_reply_eof(basiq_reply *r);                                    /* the connection closed */
+const char *basiq_reply_body(const basiq_reply *r, size_t *len); /* once DONE, until the fed bytes go */
+size_t basiq_reply_remaining(const basiq_reply *r); /* a Content-Length body's bytes still due, or 0 */
 void basiq_reply_release(basiq_reply *r); /* zlib's state; buffers kept */
 void basiq_reply_free(basiq_reply *r);    /* everything; idempotent */
 

@@ -119,8 +119,19 @@ static int on_headers_complete(http_parser *p) {
   return r->head_only ? 1 : 0; /* 1: an answer to HEAD has no body, whatever it says */
 }
 
+/* Copies a body left in the fed bytes (below) into r->body. */
+static int keep_direct(basiq_reply *r) {
+  const char *at = r->direct;
+  r->direct = NULL;
+  if (at && basiq_buf_append(&r->body, at, r->direct_len) != 0) {
+    fail(r, "network", "out of memory");
+    return -1;
+  }
+  return 0;
+}
+
 static int keep_body(basiq_reply *r, const char *at, size_t n) {
-  if (n > r->max_body - r->body.len) { /* body.len <= max_body always */
+  if (n > r->max_body - r->body.len - (r->direct ? r->direct_len : 0)) { /* within max_body always */
     char msg[64];
     snprintf(msg, sizeof msg, "response body larger than %zu bytes", r->max_body);
     fail(r, "too-large", msg);
@@ -165,7 +176,18 @@ static int inflate_slice(basiq_reply *r, const char *at, size_t n, char *out, si
 static int on_body(http_parser *p, const char *at, size_t n) {
   basiq_reply *r = of(p);
   char out[16384];
-  if (!r->z_on) return keep_body(r, at, n);
+  if (!r->z_on) {
+    /* a body that is one piece of one feed stays where it is, and is copied
+     * only once, into the Lua string (or into r->body when the feed ends
+     * without the answer) */
+    if (r->body.len == 0 && r->direct == NULL && n <= r->max_body) {
+      r->direct = at;
+      r->direct_len = n;
+      return 0;
+    }
+    if (keep_direct(r) != 0) return -1;
+    return keep_body(r, at, n);
+  }
   while (n > 0) { /* in slices zlib's counters can hold */
     size_t slice = n > 1u << 30 ? 1u << 30 : n;
     if (inflate_slice(r, at, slice, out, sizeof out) != 0) return -1;
@@ -195,6 +217,22 @@ static int on_message_complete(http_parser *p) {
 static const http_parser_settings SETTINGS = {
   NULL, NULL, NULL, on_field, on_value, on_headers_complete, on_body, on_message_complete, NULL, NULL,
 };
+
+const char *basiq_reply_body(const basiq_reply *r, size_t *len) {
+  if (r->direct) {
+    *len = r->direct_len;
+    return r->direct;
+  }
+  *len = r->body.len;
+  return r->body.len ? r->body.data : "";
+}
+
+size_t basiq_reply_remaining(const basiq_reply *r) {
+  if (r->state != BASIQ_REPLY_MORE || !r->in_body || r->z_on || (r->p.flags & F_CHUNKED) ||
+      r->p.content_length == (uint64_t)-1)
+    return 0;
+  return (size_t)r->p.content_length;
+}
 
 void basiq_reply_init(basiq_reply *r, size_t max_body, int head_only) {
   basiq_buf head = r->head, body = r->body, pairs = r->pairs; /* buffers are kept for the next answer */
@@ -251,6 +289,7 @@ int basiq_reply_feed(basiq_reply *r, const char *data, size_t len) {
     return r->state;
   }
   if (HTTP_PARSER_ERRNO(&r->p) != HPE_OK || used != len) parse_failure(r);
+  keep_direct(r); /* the fed bytes are the caller's only until this returns */
   return r->state;
 }
 
@@ -335,7 +374,12 @@ static int push_state(lua_State *L, basiq_reply *r) {
       if (h[i].name_len) basiq_push_header(L, r->head.data + h[i].name, h[i].name_len, v, vlen);
     }
   }
-  lua_pushlstring(L, r->body.len ? r->body.data : "", r->body.len);
+  {
+    size_t len;
+    const char *body = basiq_reply_body(r, &len);
+    lua_pushlstring(L, body, len);
+    r->direct = NULL; /* the fed bytes it pointed into are about to go */
+  }
   lua_pushboolean(L, r->keepalive);
   /* the body lives on in the Lua string: many answers in flight at once
    * should not each hold a copy until the parser is collected or reused */
@@ -344,15 +388,22 @@ static int push_state(lua_State *L, basiq_reply *r) {
   return 4;
 }
 
-/* r:feed(bytes) -> nothing while the answer is incomplete;
- * status, headers, body, keepalive once it is; false, message, kind if it
- * cannot be. keepalive: the connection may carry another request. */
+/* r:feed(bytes) -> nil[, n] while the answer is incomplete (n: the bytes
+ * of a Content-Length body still to come, when that is known: the caller
+ * may read them in one go); status, headers, body, keepalive once it is;
+ * false, message, kind if it cannot be. keepalive: the connection may
+ * carry another request. */
 static int l_feed(lua_State *L) {
   basiq_reply *r = check_reply(L);
-  size_t len;
+  size_t len, left;
   const char *data = luaL_checklstring(L, 2, &len);
   if (r->state != BASIQ_REPLY_MORE) return luaL_error(L, "basiq.core: reply already ended; reset it first");
   basiq_reply_feed(r, data, len);
+  if (r->state == BASIQ_REPLY_MORE && (left = basiq_reply_remaining(r)) > 0) {
+    lua_pushnil(L);
+    lua_pushnumber(L, (lua_Number)left);
+    return 2;
+  }
   return push_state(L, r);
 }
 
