@@ -61,9 +61,9 @@ local function tls_failure(err, name)
   return failure("TLS handshake with " .. name .. " failed: " .. err .. (hint and "; " .. hint or ""), "tls", false)
 end
 
--- Parsers, one per call in flight, kept for the next calls (up to 1,024: a
--- parser kept costs about 2 KiB; one made anew costs its allocations and a
--- finalizer, per call, under load).
+-- Parsers, one per answer being read, kept for the next answers (up to
+-- 1,024: a parser kept costs about 2 KiB; one made anew costs its
+-- allocations and a finalizer, per call, under load).
 local spare, nspare = {}, 0
 local function take_reply(req)
   local r = spare[nspare]
@@ -129,14 +129,16 @@ local function exchange(req, wire, pool, host, port, name, t0, deadline)
     sock:close()
     return failure("send failed: " .. err, err == "timeout" and "timeout" or "send", true), not reused
   end
-  local r = take_reply(req)
+  -- the parser is taken when the answer's first bytes come, not for the
+  -- wait before them: a call waiting on the server holds none
+  local r
   local first, want = true, nil
   while true do
     if not first then -- the read timeout set above holds for the first read
       left_ms = floor((deadline - now()) * 1000)
       if left_ms < 1 then
         sock:close()
-        give_back(r)
+        if r then give_back(r) end
         return failure("the answer did not come in time", "timeout", true), not reused
       end
       sock:settimeout(left_ms)
@@ -148,13 +150,15 @@ local function exchange(req, wire, pool, host, port, name, t0, deadline)
     else data, rerr = sock:receiveany(65536) end
     local status, headers, body, keep
     if data then
+      r = r or take_reply(req)
       status, headers, body, keep = r:feed(data)
     elseif rerr == "closed" then
+      r = r or take_reply(req)
       if partial and partial ~= "" then status, headers, body, keep = r:feed(partial) end
       if status == nil then status, headers, body, keep = r:eof() end
     else
       sock:close()
-      give_back(r)
+      if r then give_back(r) end
       if rerr == "timeout" then return failure("the answer did not come in time", "timeout", true), not reused end
       return failure("receive failed: " .. rerr, "recv", true), not reused
     end
