@@ -36,6 +36,20 @@ describe("client over HTTP", function()
     assert.are.equal("/users/u1/transactions?limit=20&filter=account.id.eq%28%27a%20b%27%29", res.data.target)
   end)
 
+  -- getTransactions takes the fast path with its id alone, the general one otherwise
+  it("sends an operation with optional query parameters alike with or without them", function()
+    local res = assert(client.getTransactions({ userId = "u 1" }))
+    assert.are.equal("/users/u%201/transactions", res.data.target)
+    assert.are.equal("application/json", res.data.headers.accept)
+    assert.are.equal("Bearer tok", res.data.headers.authorization)
+    res = assert(client.getTransactions({ userId = "u1", limit = 5 }))
+    assert.are.equal("/users/u1/transactions?limit=5", res.data.target)
+    assert.are.equal("Bearer tok", res.data.headers.authorization)
+    assert.error_matches(function() client.getTransactions({ userId = "u1", limt = 5 }) end,
+      "getTransactions: unknown parameter 'limt'.*limit")
+    assert.error_matches(function() client.getTransactions({ user = "u1" }) end, "getTransactions.*userId")
+  end)
+
   it("sends the API key as given on postToken and a bearer token elsewhere", function()
     client.auth(KEY)
     local res = assert(client.postToken({ scope = "SERVER_ACCESS" }, { ["basiq-version"] = "3.0" }))

@@ -154,10 +154,15 @@ local function plan_of(op)
   plan.segs[#plan.segs + 1] = path:sub(pos)
   plan.static_path = #plan.segs == 1 and plan.segs[1] or nil
   plan.accept_header = op.accept and "Accept: " .. op.accept
-  -- the common shape (getUser, getJob, ...): no body, path parameters only
+  -- the common shape (getUser, getJob, getTransactions, ...): no body, path
+  -- parameters and perhaps query ones that are optional. A call that gives
+  -- any query parameter takes the general path: fast_url wants the path's
+  -- ids alone.
   plan.npath = (#plan.segs - 1) / 2
-  plan.fast = not op.body and not plan.accept_p and plan.npath > 0 and #plan.query == 0
-    and #plan.header == 0 and #plan.cookie == 0 and #plan.params == plan.npath
+  local optional = true
+  for _, p in ipairs(plan.query) do optional = optional and not p.required end
+  plan.fast = not op.body and not plan.accept_p and plan.npath > 0 and optional
+    and #plan.header == 0 and #plan.cookie == 0 and #plan.params == plan.npath + #plan.query
   plan.has_params = next(plan.byname) ~= nil
   plans[op] = plan
   return plan
