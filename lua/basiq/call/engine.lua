@@ -215,7 +215,9 @@ local function send(state, name, r, req)
     local ct = o.headers["content-type"]
     local v = ct and jsonish[ct] and body ~= "" and json.decode(body)
     if v then
-      if whole then v = whole(v, body) end
+      if whole then -- whole() inlined for the commonest case, a table
+        if type(v) == "table" then v = core.integers(v, body) else v = whole(v, body) end
+      end
       o.data, o.body = v, nil
     else
       o.data, o.body = decode(o.headers, body), nil
