@@ -2,7 +2,7 @@
 -- what an OpenResty user writes by hand (bench/hand.lua: a cosocket GET over
 -- one keepalive pool, then cjson.decode) and nginx's own proxy_pass, to the
 -- same backend, loaded by Debian's wrk, in interleaved rounds (ratios within
--- a round, medians reported):
+-- a round, or a pair of rounds for (a) and (c), below; medians reported):
 --   (a) the backend answers getUser at once, 50 clients: calls/s and the
 --       worker's CPU per call, basiq against the hand-written handler;
 --   (b) it answers after 200 ms, 400 clients: basiq against proxy_pass;
@@ -16,9 +16,9 @@
 -- hand-written handler, in turns first: a run that follows a Lua handler's
 -- goes slower than one that follows proxy_pass's (in (c), 11 rounds: the
 -- hand-written handler made 4,538 calls/s after basiq against 5,052 after
--- proxy_pass), so each follows each as often.
--- (a) and (c) take twice the rounds plus one: their ratios are the ones nearest
--- their targets, and (c)'s rounds differ by up to ±8% under 2,000 clients.
+-- proxy_pass). So (a) and (c) take twice the rounds, and their ratios are
+-- taken over pairs of rounds, one of each order (the geometric mean of the
+-- two), the median of the pairs reported: each order weighs the same.
 -- The socket lines (pool size, error logging) are examples/openresty/nginx.conf's.
 local M = {}
 
@@ -32,6 +32,13 @@ local LADDER = {
   { "sdk", "= basiq.getUser (+ the SDK's Lua layer: arguments, route, engine)" },
   { "proxy", "for comparison: proxy_pass alone" },
 }
+
+-- Per pair of rounds (1 and 2, 3 and 4, ...): the geometric mean of the two.
+local function paired(ratios)
+  local out = {}
+  for i = 2, #ratios, 2 do out[#out + 1] = math.sqrt(ratios[i - 1] * ratios[i]) end
+  return out
+end
 
 -- The example's socket lines: the bench measures the configuration users get.
 local function example_lines(root, read)
@@ -118,7 +125,7 @@ function M.measure(procs, root, work, backend, rounds, median)
     w.cpu = (cpu(worker, read) - c0) / w.requests
     return w
   end
-  local a_rounds = 2 * rounds + 1
+  local a_rounds = 2 * rounds
   io.stderr:write(string.format("bench (nginx a): %d rounds, 3 s each, 50 clients, the backend answers at once;"
     .. " the ladder in the first %d, 2 s a step\n", a_rounds, rounds))
   for _, step in ipairs(LADDER) do wrk(url .. "/" .. step[1], 50, 1) end -- warm up: connections, traces
@@ -168,7 +175,7 @@ function M.measure(procs, root, work, backend, rounds, median)
     io.stderr:write(string.format("  %2d: sdk %6.0f/s (p50 %.0f ms, p99 %.0f ms)  proxy_pass %6.0f/s (p50 %.0f ms, p99 %.0f ms)\n",
       round, got.sdk.rps, got.sdk.p50, got.sdk.p99, got.proxy.rps, got.proxy.p50, got.proxy.p99))
   end
-  local c_rounds = 2 * rounds + 1
+  local c_rounds = 2 * rounds
   io.stderr:write(string.format("bench (nginx c): %d rounds, 6 s each, 2000 clients, a 20 KB page after 200 ms\n",
     c_rounds))
   for _, path in ipairs({ "sdk-tx", "hand-tx", "proxy-tx" }) do wrk(url .. "/" .. path, 2000, 2) end
@@ -210,6 +217,7 @@ function M.measure(procs, root, work, backend, rounds, median)
 
   local m = { lines = lines, mem = mem, c_failed_total = 0 }
   for _, n in ipairs(r.c_failed) do m.c_failed_total = m.c_failed_total + n end
+  r.a_ratio, r.c_ratio, r.c_latency = paired(r.a_ratio), paired(r.c_ratio), paired(r.c_latency)
   for k, v in pairs(r) do m[k] = median(v) end
   m.ladder, m.ladder_rps = {}, {}
   for _, step in ipairs(LADDER) do
