@@ -67,6 +67,19 @@ describe("basiq.webhook.receive", function()
     assert.are.equal(1, done)
   end)
 
+  it("gives the event's whole numbers as integers on Lua 5.3+, as the API's answers are", function()
+    local h = counting(true)
+    local body = '{"eventTypeId":"transactions.updated","eventId":"ev9","data":{"count":500,"amount":12.5}}'
+    assert.are.equal(200, (receive("msg_n", h.fn, { store = basiq.webhook.memory_store() }, body)))
+    local data = h.events[1].data
+    assert.are.equal(500, data.count)
+    assert.are.equal(12.5, data.amount)
+    if math.type then
+      assert.are.equal("integer", math.type(data.count))
+      assert.are.equal("float", math.type(data.amount))
+    end
+  end)
+
   it("passes on what a failing handler returns beside false, and counts any true value as done", function()
     local store = basiq.webhook.memory_store()
     local _, _, err = receive("msg_c", function() return nil, "no such account" end, { store = store })

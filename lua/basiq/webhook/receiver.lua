@@ -79,6 +79,8 @@ end
 local function decode(body)
   local event = body:find("^%s*{") and json.decode(body)
   if type(event) ~= "table" then return nil, "not a Basiq event: the body is not a JSON object" end
+  -- whole numbers as integers on Lua 5.3+, as in the API's answers (engine.lua)
+  if math.type then event = core.integers(event, body) end
   for _, k in ipairs({ "eventTypeId", "eventId" }) do
     if event[k] ~= nil and type(event[k]) ~= "string" then return nil, "not a Basiq event: " .. k .. " is not a string" end
   end
