@@ -281,6 +281,24 @@ describe("client over HTTP", function()
     assert.has_error(function() client.config({ retries = 2, nosuch = 1 }) end)
   end)
 
+  -- as undefined in JavaScript, and as in basiq.batch's lists
+  it("counts a trailing nil argument as left out", function()
+    local res = assert(client.getUser({ userId = "u1" }, nil))
+    assert.are.equal("/users/u1", res.data.target)
+    res = assert(client.call("getUser", { userId = "u2" }, nil))
+    assert.are.equal("/users/u2", res.data.target)
+    res = assert(client.createUser({ email = "gavin@hooli.com" }, nil))
+    assert.are.equal("/users", res.data.target)
+    assert.are.equal('{"email":"gavin@hooli.com"}', res.data.body)
+    for page in client.paginate("getTransactions", { userId = "u3" }, nil) do
+      assert.are.equal("/users/u3/transactions", page.data.target)
+      break
+    end
+    -- a nil body with metadata is still two arguments
+    res = assert(client.getUser(nil, { userId = "u4" }))
+    assert.are.equal("/users/u4", res.data.target)
+  end)
+
   it("calls any operation by name, with the same convention", function()
     local res = assert(client.call("getUser", { userId = "u1" }))
     assert.are.equal("/users/u1", res.data.target)

@@ -49,8 +49,7 @@ function M.run(state, calls, options)
         .. operations.hint(state, name))
     end
     if op.deprecated then observe.deprecated(state, name) end
-    local nargs = spec[3] ~= nil and 2 or spec[2] ~= nil and 1 or 0
-    local req, msg = request.build(name, op, spec[2], spec[3], nargs)
+    local req, msg = request.build(name, op, spec[2], spec[3], request.count(spec[2], spec[3]))
     if not req then errors.raise("basiq.batch: call " .. i .. ": " .. msg) end
     local r = route.check(route.of(state, name, op, server), "batch: call " .. i)
     local c = engine.start(state, name, r, req, deadline)

@@ -122,10 +122,9 @@ function M.new(opts, target)
   end
 
   -- for res, err in basiq.paginate("getTransactions", { userId = id }) do ...
-  function client.paginate(name, ...)
+  function client.paginate(name, a, b)
     local op, server = find(state, "paginate", name)
-    local a, b = ...
-    return require("basiq.paginate").pages(state, name, op, server, a, b, select("#", ...))
+    return require("basiq.paginate").pages(state, name, op, server, a, b, require("basiq.call.request").count(a, b))
   end
 
   -- GET a link from an answer or an event (links.eventEntity): res | nil,

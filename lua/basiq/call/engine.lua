@@ -255,24 +255,24 @@ local function call(state, name, op, r, a, b, nargs)
   return send(state, name, r, req)
 end
 
--- The function a client exposes for one operation, basiq.<name>(...). It
--- holds the fast path (one metadata table of path ids, no automatic token:
--- getUser, getJob, ...), so that the commonest call spends no Lua call on
--- dispatch; everything else takes call(). The operation's table is looked
--- up on the first call (each API's loads on first use). The function
--- itself only counts its arguments and tail-calls one of fixed arity:
--- LuaJIT cannot compile a return into a vararg function's frame, so a
--- trace that resumes after a C call (the URL's escape, the transfer,
--- cjson.decode) would stop there and leave the rest to the interpreter.
+-- The function a client exposes for one operation, basiq.<name>(body,
+-- metadata). A trailing nil counts as left out, as undefined does in
+-- JavaScript and as in basiq.batch's lists, so the function has fixed
+-- arity: no vararg frame on Lua 5.4, and LuaJIT compiles the return of a
+-- fast call into it. It holds the fast path (one metadata table of path
+-- ids, no automatic token: getUser, getJob, ...), so that the commonest
+-- call spends no Lua call on dispatch; everything else takes call(). The
+-- operation's table is looked up on the first call (each API's loads on
+-- first use).
 function M.bind(state, name)
   local op, server
-  local function dispatch(a, b, nargs)
+  return function(a, b)
     if not op then
       op, server = operations.find(state, name)
       if op.deprecated then observe.deprecated(state, name) end
     end
     local r = state.routes[op] or route.of(state, name, op, server)
-    if r.fast and nargs == 1 and type(a) == "table" then
+    if r.fast and b == nil and type(a) == "table" then
       local url = fast_url(r.plan, a, r.base, r.prefix)
       if url then
         if r.refuse then route.check(r, name) end
@@ -282,11 +282,7 @@ function M.bind(state, name)
         return send(state, name, r, req)
       end
     end
-    return call(state, name, op, r, a, b, nargs)
-  end
-  return function(...)
-    local a, b = ...
-    return dispatch(a, b, select("#", ...))
+    return call(state, name, op, r, a, b, request.count(a, b))
   end
 end
 

@@ -233,6 +233,10 @@ local function all_params(plan, t)
   return true
 end
 
+-- How many of an operation's two arguments were given: a trailing nil
+-- counts as left out, as undefined does in JavaScript.
+function M.count(a, b) return b ~= nil and 2 or a ~= nil and 1 or 0 end
+
 -- Which argument is the body and which the metadata.
 local function place(plan, op, a, b, nargs)
   if nargs >= 2 then return a, b end

@@ -166,7 +166,8 @@ local function exchange(req, wire, pool, host, port, name, t0, deadline)
       give_back(r)
       -- setkeepalive refuses a connection with bytes waiting, among others: then it goes
       if not (keep and sock:setkeepalive()) then sock:close() end
-      return { status = status, headers = headers, body = body, wait = wait }, not reused
+      -- time, set by request(), made here: a table sized for it (and the engine's data)
+      return { status = status, headers = headers, body = body, wait = wait, time = 0 }, not reused
     elseif status == false then
       sock:close()
       give_back(r)
