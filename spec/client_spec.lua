@@ -290,10 +290,8 @@ describe("client over HTTP", function()
     res = assert(client.createUser({ email = "gavin@hooli.com" }, nil))
     assert.are.equal("/users", res.data.target)
     assert.are.equal('{"email":"gavin@hooli.com"}', res.data.body)
-    for page in client.paginate("getTransactions", { userId = "u3" }, nil) do
-      assert.are.equal("/users/u3/transactions", page.data.target)
-      break
-    end
+    local page = assert(client.paginate("getTransactions", { userId = "u3" }, nil)())
+    assert.are.equal("/users/u3/transactions", page.data.target)
     -- a nil body with metadata is still two arguments
     res = assert(client.getUser(nil, { userId = "u4" }))
     assert.are.equal("/users/u4", res.data.target)

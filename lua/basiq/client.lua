@@ -8,6 +8,7 @@ local operations = require("basiq.call.operations")
 local transport = require("basiq.transport")
 local engine = require("basiq.call.engine")
 local route = require("basiq.call.route")
+local request = require("basiq.call.request")
 local token = require("basiq.call.token")
 local observe = require("basiq.call.observe")
 local values = require("basiq.shared.values")
@@ -124,7 +125,7 @@ function M.new(opts, target)
   -- for res, err in basiq.paginate("getTransactions", { userId = id }) do ...
   function client.paginate(name, a, b)
     local op, server = find(state, "paginate", name)
-    return require("basiq.paginate").pages(state, name, op, server, a, b, require("basiq.call.request").count(a, b))
+    return require("basiq.paginate").pages(state, name, op, server, a, b, request.count(a, b))
   end
 
   -- GET a link from an answer or an event (links.eventEntity): res | nil,
