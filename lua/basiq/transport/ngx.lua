@@ -166,7 +166,8 @@ local function exchange(req, wire, pool, host, port, name, t0, deadline)
       give_back(r)
       -- setkeepalive refuses a connection with bytes waiting, among others: then it goes
       if not (keep and sock:setkeepalive()) then sock:close() end
-      -- time, set by request(), made here: a table sized for it (and the engine's data)
+      -- time (request() sets it) made here too, so that the table has room for it and for
+      -- the engine's data without growing
       return { status = status, headers = headers, body = body, wait = wait, time = 0 }, not reused
     elseif status == false then
       sock:close()
