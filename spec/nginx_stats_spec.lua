@@ -23,6 +23,19 @@ http {
         ngx.say(res and res.status or tostring(err))
       }
     }
+    location = /killed {
+      content_by_lua_block {
+        local basiq = require("basiq")
+        local t = ngx.thread.spawn(function() return basiq.getUser({ userId = "slow" }) end)
+        ngx.sleep(0.2)
+        local during = basiq.stats().worker.inflight
+        ngx.thread.kill(t)
+        t = nil
+        collectgarbage()
+        collectgarbage()
+        ngx.say(during, " ", basiq.stats().worker.inflight)
+      }
+    }
     location = /stats { content_by_lua_block { ngx.say(require("cjson").encode(require("basiq").stats())) } }
   }
 }
@@ -79,6 +92,12 @@ describe("basiq.stats in nginx", function()
     assert.are.equal(9, later.worker.calls)
     assert.are.equal(6, later.worker.connected)
     assert.are.equal(1, later.all.workers)
+  end)
+
+  it("does not count a call whose light thread was killed", function()
+    -- the thread never finishes its call: it drops out once the collector takes it
+    assert.are.equal("1 0", sh(procs.PLAIN .. "curl -s " .. url .. "/killed"):match("^(.-)%s*$"))
+    assert.are.equal(0, stats().worker.inflight)
   end)
 
   it("is nil, err outside nginx", function()

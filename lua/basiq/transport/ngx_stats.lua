@@ -9,9 +9,20 @@ local M = {}
 local DICT = "basiq"
 local PUBLISH = 1 -- seconds between a worker's reports to the shared dict
 
--- this worker's counters
-local mine = { inflight = 0, calls = 0, connected = 0, longestWaitMs = 0 }
+-- this worker's counters; calls in flight are the light threads making
+-- one, held weakly: a thread killed mid-call (ngx.thread.kill, ngx.exit,
+-- lua_check_client_abort) never finishes its call, and drops out when
+-- nginx lets it go and the collector takes it
+local mine = { calls = 0, connected = 0, longestWaitMs = 0 }
+local flying = setmetatable({}, { __mode = "k" })
+local running = coroutine.running
 local publishing = false
+
+local function inflight()
+  local n = 0
+  for _ in pairs(flying) do n = n + 1 end
+  return n
+end
 
 local function dict()
   return ngx.shared and ngx.shared[DICT]
@@ -19,7 +30,7 @@ end
 
 -- This worker's numbers, as a table.
 local function snapshot()
-  return { pid = ngx.worker.pid(), inflight = mine.inflight, calls = mine.calls, connected = mine.connected,
+  return { pid = ngx.worker.pid(), inflight = inflight(), calls = mine.calls, connected = mine.connected,
            longestWaitMs = mine.longestWaitMs }
 end
 
@@ -46,12 +57,13 @@ end
 -- A call starts; it ends having opened a connection or not, after waiting
 -- `wait` seconds for one (nil: it never had one).
 function M.begin()
-  mine.inflight, mine.calls = mine.inflight + 1, mine.calls + 1
+  flying[running()] = true
+  mine.calls = mine.calls + 1
   start_publishing()
 end
 
 function M.finish(opened, wait)
-  mine.inflight = mine.inflight - 1
+  flying[running()] = nil
   if opened then mine.connected = mine.connected + 1 end
   if wait and wait * 1000 > mine.longestWaitMs then mine.longestWaitMs = wait * 1000 end
 end
