@@ -106,11 +106,23 @@ describe("core.reply", function()
     assert.is_false(select(4, parse({ "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\n" })))
   end)
 
-  it("reads no body in an answer to HEAD", function()
+  it("reads no body in an answer to HEAD, gzip or not", function()
     local status, _, body, keep = both("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n", false, nil, true)
     assert.are.equal(200, status)
     assert.are.equal("", body)
     assert.is_true(keep)
+    status, _, body = both("HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 30\r\n\r\n", false, nil, true)
+    assert.are.same({ 200, "" }, { status, body })
+  end)
+
+  it("reads no body in a 204 or a 304, whatever its Content-Length says", function()
+    for _, text in ipairs({ "HTTP/1.1 304 Not Modified\r\nContent-Length: 100\r\nContent-Encoding: gzip\r\n\r\n",
+                            "HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n" }) do
+      local status, _, body, keep = both(text)
+      assert.are.equal(tonumber(text:match(" (%d+) ")), status)
+      assert.are.equal("", body)
+      assert.is_true(keep)
+    end
   end)
 
   -- { answer, eof, kind, message }

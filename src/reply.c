@@ -95,6 +95,9 @@ static int on_headers_complete(http_parser *p) {
   if (p->status_code / 100 == 1) return 0; /* interim: its lines are dropped when it completes */
   r->in_body = 1;
   r->gzip = 0;
+  /* no body, whatever the headers say (RFC 9112 6.3): an answer to HEAD, a
+   * 204 or a 304; nor any decoder for one */
+  if (r->head_only || p->status_code == 204 || p->status_code == 304) return 1;
   /* room for a body of known length at once, rather than doubling up to it
    * (up to 1 MB: a length the server only claims reserves no more) */
   if (p->content_length != (uint64_t)-1 && p->content_length > 0 && p->content_length <= r->max_body &&
@@ -116,7 +119,7 @@ static int on_headers_complete(http_parser *p) {
     }
     r->z_on = 1;
   }
-  return r->head_only ? 1 : 0; /* 1: an answer to HEAD has no body, whatever it says */
+  return 0;
 }
 
 /* Copies a body left in the fed bytes (below) into r->body. */
