@@ -111,6 +111,13 @@ describe("faults" .. via.label, function()
     end
   end)
 
+  it("takes a timeout of any length nginx or libcurl can count", function()
+    client.config({ timeout = 3e9, connectTimeout = 3e9 })
+    local res, err = client.getUser({ userId = "long" })
+    assert.is_nil(err)
+    assert.are.equal("/users/long", res.data.target)
+  end)
+
   it("keeps a stalled GET inside the timeout, retries included", function()
     client.config({ timeout = 800, retries = 2, retryDelay = 1 })
     local t0 = core.now()

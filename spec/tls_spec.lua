@@ -159,6 +159,7 @@ http {
     ssl_certificate @CERT@;
     ssl_certificate_key @KEY@;
     location / { default_type application/json; return 200 '{"tls":true}'; }
+    location /late/ { default_type application/json; content_by_lua_block { ngx.sleep(0.7) ngx.print('{"tls":true}') } }
   }
 }
 ]], transports.tree(), { CERT = cert, KEY = key })
@@ -174,6 +175,22 @@ http {
     assert.is_nil(res)
     assert.are.equal("tls", err.code)
     assert.matches("lua_ssl_trusted_certificate", err.message, 1, true) -- verified, and refused
+  end)
+
+  -- a handshake 0.7 s slow (the relay holds the first bytes), then an answer
+  -- 0.7 s late: each within the timeout of 1 s, not both
+  it("bounds the whole exchange by the timeout, a slow handshake included", function()
+    local backend = tls_nginx(good_cert, good_cert:gsub("%.pem$", ".key"))
+    local lag = procs.lagproxy(backend.url:match(":(%d+)$"), 700)
+    local server = "https://localhost:" .. lag.port .. "/late"
+    local res, err = get(via, server, { timeout = 1000 })
+    local res2, err2 = get(via, server, { timeout = 5000 }) -- the same with time enough
+    lag.stop()
+    backend.stop()
+    assert.is_nil(res, "the call outlived its timeout")
+    assert.are.equal("timeout", err.code, tostring(err))
+    assert.is_nil(err2)
+    assert.are.equal(200, res2.status)
   end)
 
   it("never serves an https call on a pooled http connection to the same address", function()

@@ -310,4 +310,15 @@ function M.httpd()
   }
 end
 
+-- spec/support/lagproxy.lua in front of a loopback port: each connection's
+-- bytes held ms milliseconds before they pass.
+function M.lagproxy(target_port, ms)
+  local port = M.free_port()
+  local log = os.tmpname()
+  local pid = M.spawn({ "lua5.4", ROOT .. "/spec/support/lagproxy.lua", tostring(port), tostring(target_port),
+                        tostring(ms) }, log)
+  if not M.wait_port(port, 10, pid) then error("lagproxy did not start:\n" .. read_file(log)) end
+  return { port = port, pid = pid, stop = function() M.kill(pid); os.remove(log) end }
+end
+
 return M

@@ -87,6 +87,8 @@ function M.apply(who, state, opts)
       new_transport = true -- a fresh store, behind this one
     else
       if not values.positive(v) then fail(who, "option '%s' must be a positive number", k) end
+      -- a timeout under 1 ms would become none at all in libcurl and nginx
+      if kind == "ms" and v < 1 then fail(who, "option '%s' is in milliseconds: at least 1", k) end
       state[k] = v
     end
   end

@@ -10,7 +10,7 @@ local core = require("basiq.shared.lazy")
 local stats = require("basiq.transport.ngx_stats")
 local tokens = require("basiq.transport.ngx_tokens")
 
-local min, floor = math.min, math.floor
+local min, max, floor = math.min, math.max, math.floor
 
 local M = {}
 
@@ -96,6 +96,16 @@ end
 
 local now = function() return core.now() end
 
+-- nginx takes whole milliseconds below 2^31, and reads 0 as its own default
+-- (lua_socket_*_timeout, 60 s): every timeout is made one of those, never 0
+local MAX_MS = 2147483647
+local function ms_of(n) return min(max(floor(n), 1), MAX_MS) end
+-- What is left of the budget in milliseconds, or nil when nothing is.
+local function left(deadline)
+  local ms = floor((deadline - now()) * 1000)
+  if ms >= 1 then return min(ms, MAX_MS) end
+end
+
 -- One exchange on one connection: its outcome. A pooled connection that
 -- the server closes is no reason to send again here: nginx drops pooled
 -- connections that close while idle, and whether a request that met a
@@ -103,12 +113,21 @@ local now = function() return core.now() end
 -- arrived), so it fails like any other.
 local function exchange(req, wire, pool, host, port, name, t0, deadline)
   local sock = ngx.socket.tcp()
-  local left_ms = floor((deadline - t0) * 1000)
-  sock:settimeouts(min(req.connect_timeout or 10000, left_ms), left_ms, left_ms)
+  local ms = ms_of(req.timeout or 60000)
+  local connect_ms = min(ms_of(req.connect_timeout or 10000), ms)
+  sock:settimeouts(connect_ms, ms, ms)
   local ok, err = sock:connect(host, port, opts_of(pool))
   if not ok then return connect_failure(err, host) end
   local reused, wait = sock:getreusedtimes() > 0, 0
   if not reused then
+    -- connecting took time: the handshake (nginx times it by the connect
+    -- timeout), the send and the reads have what is left
+    ms = left(deadline)
+    if not ms then
+      sock:close()
+      return failure("the call's time ran out before its request was sent", "timeout", false)
+    end
+    sock:settimeouts(min(connect_ms, ms), ms, ms)
     if name then
       -- Debian's lua-nginx-module 0.10.23 (with lua-resty-core 0.1.25) loses
       -- a verification error when a handshake completes at once, and with
@@ -123,7 +142,16 @@ local function exchange(req, wire, pool, host, port, name, t0, deadline)
       end
     end
     wait = now() - t0 -- the time it took to get a connection: its connect and handshake
+    ms = left(deadline)
+    if not ms then
+      sock:close()
+      return failure("the call's time ran out before its request was sent", "timeout", false)
+    end
+    sock:settimeout(ms)
   end
+  -- nginx's cached clock moves only when its event loop runs: unmoved, the
+  -- send did not wait, and the first read keeps the timeout just set
+  local tick = ngx.now()
   ok, err = sock:send(wire)
   if not ok then
     sock:close()
@@ -131,19 +159,19 @@ local function exchange(req, wire, pool, host, port, name, t0, deadline)
   end
   -- the parser is taken when the answer's first bytes come, not for the
   -- wait before them: a call waiting on the server holds none
-  local r
-  local first, want = true, nil
+  local r, want
+  local waited = ngx.now() ~= tick
   while true do
-    if not first then -- the read timeout set above holds for the first read
-      left_ms = floor((deadline - now()) * 1000)
-      if left_ms < 1 then
+    if waited then -- each read after a wait has what is left
+      ms = left(deadline)
+      if not ms then
         sock:close()
         if r then give_back(r) end
         return failure("the answer did not come in time", "timeout", true), not reused
       end
-      sock:settimeout(left_ms)
+      sock:settimeout(ms)
     end
-    first = false
+    waited = true
     -- a body of known length is read in one go (in pieces of at most 1 MB)
     local data, rerr, partial
     if want then data, rerr, partial = sock:receive(min(want, 1048576))
