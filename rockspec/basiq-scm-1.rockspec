@@ -95,6 +95,7 @@ build = {
     ["basiq.redis.delivery_store"] = "lua/basiq/redis/delivery_store.lua",
     ["basiq.redis.token_store"] = "lua/basiq/redis/token_store.lua",
     ["basiq.shared.errors"] = "lua/basiq/shared/errors.lua",
+    ["basiq.shared.holders"] = "lua/basiq/shared/holders.lua",
     ["basiq.shared.lazy"] = "lua/basiq/shared/lazy.lua",
     ["basiq.shared.strict"] = "lua/basiq/shared/strict.lua",
     ["basiq.shared.suggest"] = "lua/basiq/shared/suggest.lua",

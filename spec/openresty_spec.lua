@@ -34,6 +34,25 @@ local HTTP_EXTRA = [[
   }
 ]]
 local EXTRA = [[
+    location = /tokenlock {
+      content_by_lua_block {
+        local store = require("basiq.transport.ngx_tokens").store()
+        local a = ngx.thread.spawn(function()
+          local took = store.lock("spec-lock", 0.1)
+          ngx.sleep(0.3) -- slow: its lock lapses, and another takes it
+          store.unlock("spec-lock")
+          return took
+        end)
+        ngx.sleep(0.2)
+        local b = store.lock("spec-lock", 30)
+        local _, a_took = ngx.thread.wait(a)
+        local c = store.lock("spec-lock", 30) -- still b's
+        store.unlock("spec-lock")
+        local d = store.lock("spec-lock", 30)
+        store.unlock("spec-lock")
+        ngx.say(tostring(a_took), " ", tostring(b), " ", tostring(c), " ", tostring(d))
+      }
+    }
     server_rewrite_by_lua_block {
       if ngx.var.uri == "/phase/server_rewrite" then
         local res, err = require("basiq").getUser({ userId = "sr" })
@@ -485,6 +504,14 @@ describe("in nginx", function()
     assert.is_truthy(next(pids, next(pids)), "only one worker answered:\n" .. out .. log)
     assert.is_true(answers >= 20, out .. log)
     assert.are.equal(1, #issued()) -- both workers used the one token
+  end)
+
+  it("frees a token renewal's lock in lua_shared_dict basiq only for its holder", function()
+    local ng = nginx(tree, 1, srv.url)
+    local out = sh("curl -s " .. ng.url .. "/tokenlock")
+    ng.stop()
+    -- a took it; it lapsed and b took it; a's unlock left b's alone; b's own freed it
+    assert.are.equal("true true false true\n", out)
   end)
 
   it("names the resolver line when a host name needs one", function()

@@ -30,6 +30,24 @@ describe("automatic tokens", function()
     return base, issued, probe
   end
 
+  it("frees a renewal's lock in the in-process store only for its holder", function()
+    local t = 0
+    local store = require("basiq.call.token").memory_store(function() return t end)
+    local slow = coroutine.wrap(function()
+      assert.is_true(store.lock("k", 1))
+      coroutine.yield()
+      store.unlock("k")
+    end)
+    slow()   -- takes the lock, and is slow:
+    t = 2    -- its lock lapses,
+    assert.is_true(store.lock("k", 30)) -- and another caller takes it
+    slow()   -- the slow one's unlock leaves that lock alone
+    assert.is_false(store.lock("k", 30))
+    store.unlock("k") -- the holder's own frees it
+    assert.is_true(store.lock("k", 30))
+    store.unlock("k")
+  end)
+
   it("fetches one SERVER_ACCESS token on first need and reuses it", function()
     local base, issued = realm(60)
     local c = basiq.new({ server = base }).auth("Basic " .. KEY)

@@ -22,7 +22,8 @@ local RETRY_AFTER = 1  -- seconds before a failed store is tried again
 
 -- The in-process store; now() is the clock it keeps its times on.
 function M.memory_store(now)
-  local slots, locks, n = {}, {}, 0
+  local slots, locks, n, taken = {}, {}, 0, 0
+  local holders = require("basiq.shared.holders").new()
   local store = {}
   function store.get(key)
     local s = slots[key]
@@ -50,12 +51,15 @@ function M.memory_store(now)
   end
   function store.lock(key, ttl)
     local t, held = now(), locks[key]
-    if held and held > t then return false end
-    locks[key] = t + ttl
+    if held and held[1] > t then return false end
+    taken = taken + 1
+    locks[key] = { t + ttl, taken }
+    holders.keep(key, taken)
     return true
   end
   function store.unlock(key)
-    locks[key] = nil
+    local mine, held = holders.take(key), locks[key]
+    if mine and held and held[2] == mine then locks[key] = nil end
     return true
   end
   return store

@@ -24,7 +24,7 @@ function M.new(opts)
   local near = token.memory_store(now)
   local holder, taken = string.format("%s:%s:%d", tostring(near):match("0x(%x+)") or "h", tostring(os.time()),
     math.random(1, 2 ^ 30)), 0
-  local held = {}
+  local holders = require("basiq.shared.holders").new()
   local store = {}
   local function key_of(key) return o.prefix .. key end
 
@@ -66,13 +66,12 @@ function M.new(opts)
     local ok, err = cmd("SET", key_of("lock:" .. key), mine, "NX", "PX", connection.px(ttl))
     if ok == nil and err then return nil, err end
     if ok ~= "OK" then return false end
-    held[key] = mine
+    holders.keep(key, mine)
     return true
   end
 
   function store.unlock(key)
-    local mine = held[key]
-    held[key] = nil
+    local mine = holders.take(key)
     if not mine then return true end
     local ok, err = cmd("EVAL", connection.DELETE_IF_HELD, "1", key_of("lock:" .. key), mine)
     if ok == nil and err then return nil, err end

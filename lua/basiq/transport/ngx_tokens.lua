@@ -10,6 +10,7 @@ local DICT = "basiq"
 
 local function shared_store(dict)
   local store = {}
+  local holders, taken = require("basiq.shared.holders").new(), 0
   function store.get(key)
     local v = dict:get("t:" .. key)
     if not v then return nil end
@@ -29,10 +30,19 @@ local function shared_store(dict)
     if cur == tok then dict:delete("t:" .. key) end
     return true
   end
-  -- expires by itself, so a worker that dies while renewing cannot wedge the rest
-  function store.lock(key, ttl) return (dict:add("l:" .. key, true, ttl)) == true end
+  -- expires by itself, so a worker that dies while renewing cannot wedge the
+  -- rest; marked with its holder, so that only the holder frees it (get and
+  -- delete do not yield: nothing in this worker runs between them)
+  function store.lock(key, ttl)
+    taken = taken + 1
+    local mine = ngx.worker.pid() .. ":" .. taken
+    if dict:add("l:" .. key, mine, ttl) ~= true then return false end
+    holders.keep(key, mine)
+    return true
+  end
   function store.unlock(key)
-    dict:delete("l:" .. key)
+    local mine = holders.take(key)
+    if mine and dict:get("l:" .. key) == mine then dict:delete("l:" .. key) end
     return true
   end
   return store
