@@ -135,6 +135,44 @@ describe("a fleet sharing tokens through Redis", function()
     assert.is_true(elapsed < 10, "five calls took " .. elapsed .. " s")
   end)
 
+  -- Redis up but answering errors: out of memory, with nothing to evict
+  it("falls back inside nginx when Redis answers a command with an error, and says so", function()
+    local redis = redis_server()
+    redis.cli("CONFIG SET maxmemory-policy noeviction")
+    redis.cli("CONFIG SET maxmemory 1")
+    local base, issued = realm()
+    local host = procs.nginx([[
+worker_processes 1;
+events { worker_connections 64; }
+http {
+@NGINX_HTTP@
+  error_log logs/error.log warn;
+  init_by_lua_block {
+    local basiq = require("basiq")
+    basiq.server("@BASE@").auth("Basic @KEY@")
+    basiq.config({ timeout = 3000, tokenStore = basiq.redisStore({ port = @REDIS@, password = "@PASSWORD@" }) })
+  }
+  server {
+    listen 127.0.0.1:@PORT@;
+    location = /call {
+      content_by_lua_block {
+        local res, err = require("basiq").getUser({ userId = "oom" })
+        ngx.say(res and res.status or tostring(err))
+      }
+    }
+  }
+}
+]], transports.tree(), { BASE = base, KEY = KEY, REDIS = tostring(redis.port), PASSWORD = PASSWORD })
+    local out = sh(procs.PLAIN .. "curl -s " .. host.url .. "/call")
+    local log = host.log()
+    host.stop()
+    redis.stop()
+    assert.are.equal("200\n", out, log)
+    assert.are.equal(1, #issued())
+    assert.matches("the token store is unavailable.-OOM", log)
+    assert.is_nil(log:find(PASSWORD, 1, true), "the Redis password is in the log")
+  end)
+
   it("has two nginx hosts share one token, and never puts the API key in Redis", function()
     local redis = redis_server()
     local base, issued = realm()

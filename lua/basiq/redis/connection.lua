@@ -104,6 +104,9 @@ local function nginx_client(o)
       return nil, failure(o, err)
     end
     red:set_keepalive(60000, 32)
+    -- an error reply ("OOM ...", "READONLY ..."): false, its text; the
+    -- connection is as good as before
+    if reply == false then return nil, failure(o, err) end
     if reply == ngx.null then return nil end
     return reply
   end
