@@ -100,6 +100,30 @@ describe("basiq.stats in nginx", function()
     assert.are.equal(0, stats().worker.inflight)
   end)
 
+  -- nginx drops a due timer it has no room to run (lua_max_running_timers)
+  it("publishes again after nginx dropped its timer", function()
+    local conf = CONF:gsub("lua_shared_dict basiq 1m;", "lua_shared_dict basiq 1m;\n  lua_max_running_timers 1;")
+      :gsub("    location = /stats", [[
+    location = /hog { content_by_lua_block { ngx.timer.at(0, function() ngx.sleep(1.5) end) ngx.say("ok") } }
+    location = /published { content_by_lua_block {
+      ngx.say(ngx.shared.basiq:get("s:w:" .. ngx.worker.pid()) ~= nil) } }
+    location = /stats]])
+    local quick = procs.nginx(conf, tree, { BACKEND = srv.url })
+    local function get(path) return sh(procs.PLAIN .. "curl -s " .. quick.url .. path) end
+    get("/hog")
+    require("socket").sleep(0.1)
+    local first = get("/call")     -- its publishing timer comes due while /hog's runs: dropped
+    require("socket").sleep(3.5)   -- /hog's is over, and three rounds went unpublished
+    local second = get("/call")
+    require("socket").sleep(0.5)
+    local published = get("/published")
+    local log = quick.log()
+    quick.stop()
+    assert.are.same({ "200\n", "200\n" }, { first, second })
+    assert.matches("lua_max_running_timers are not enough", log, 1, true) -- it was dropped
+    assert.are.equal("true\n", published, log)
+  end)
+
   it("is nil, err outside nginx", function()
     local res, err = require("basiq").new().stats()
     assert.is_nil(res)

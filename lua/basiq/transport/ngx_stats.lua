@@ -16,7 +16,8 @@ local PUBLISH = 1 -- seconds between a worker's reports to the shared dict
 local mine = { calls = 0, connected = 0, longestWaitMs = 0 }
 local flying = setmetatable({}, { __mode = "k" })
 local running = coroutine.running
-local publishing = false
+-- the publishing timer's round (a newer one ends the older) and when it last ran
+local round, ran = 0, nil
 
 local function inflight()
   local n = 0
@@ -36,22 +37,26 @@ end
 
 local FIELDS = { "inflight", "calls", "connected", "longestWaitMs" }
 
--- Every PUBLISH seconds while calls happen, this worker's numbers go to the
--- shared dict (expiring, so a worker that exits drops out).
-local function publish(premature)
-  if premature then publishing = false return end
+-- Every PUBLISH seconds from the first call on, this worker's numbers go to
+-- the shared dict (expiring, so a worker that exits drops out).
+local function publish(premature, r)
+  if premature or r ~= round then return end -- exiting, or a newer round took over
+  ran = ngx.now()
   local d = dict()
-  if not d then publishing = false return end
   local s, parts = snapshot(), {}
   for i, k in ipairs(FIELDS) do parts[i] = string.format("%.3f", s[k]) end
   d:set("s:w:" .. s.pid, table.concat(parts, " "), 3 * PUBLISH)
-  local ok = ngx.timer.at(PUBLISH, publish)
-  if not ok then publishing = false end
+  ngx.timer.at(PUBLISH, publish, r) -- if nginx refuses, a call starts another round
 end
 
+-- A call starts the timer, and starts it again when it has stopped: nginx
+-- drops a due timer without running it when lua_max_running_timers are
+-- all busy, which would end the rounds for good.
 local function start_publishing()
-  if publishing or not dict() then return end
-  publishing = ngx.timer.at(0, publish) and true or false
+  if ran and ngx.now() - ran < 3 * PUBLISH or not dict() then return end
+  round = round + 1
+  ran = ngx.now() -- its first run is due now; calls wait 3 rounds before another try
+  ngx.timer.at(0, publish, round)
 end
 
 -- A call starts; it ends having opened a connection or not, after waiting
