@@ -111,6 +111,15 @@ describe("faults" .. via.label, function()
     end
   end)
 
+  -- the server names the body's length, and sends none, as HEAD has it
+  it("reads an answer to HEAD without waiting for its body", function()
+    local o = via.request({ method = "HEAD", url = srv.url .. "/users/u1", timeout = 3000, connect_timeout = 2000,
+                            headers = { "Accept: application/json" } })
+    assert.are.equal(200, o.status, tostring(o.message))
+    assert.are.equal("", o.body)
+    assert.is_truthy(tonumber(o.headers["content-length"]) > 0)
+  end)
+
   it("takes a timeout of any length nginx or libcurl can count", function()
     client.config({ timeout = 3e9, connectTimeout = 3e9 })
     local res, err = client.getUser({ userId = "long" })

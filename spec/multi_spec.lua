@@ -22,6 +22,16 @@ describe("core.multi", function()
   end
   local function inflight(key) return get_json(srv.url .. "/inflight/" .. key .. "/stats") end
 
+  -- a number made a string only in a stack slot: libcurl would send freed memory
+  it("refuses a body that is not a string, in a batch and alone", function()
+    assert.has_error(function() m:perform({ get("/r", { method = "POST", body = 1234567890123 }) }, 1) end,
+      "basiq.core: body must be a string")
+    local h = core.new()
+    assert.has_error(function() h:perform(get("/r", { method = "POST", body = 1234567890123 })) end,
+      "basiq.core: body must be a string")
+    h:close()
+  end)
+
   it("returns each outcome at its request's index, whatever order they finish in", function()
     local reqs = {}
     for i = 1, 8 do reqs[i] = get("/delay/" .. (9 - i) * 40 .. "/r" .. i) end -- the last answers first

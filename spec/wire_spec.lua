@@ -36,6 +36,18 @@ local function gzip(s)
   return z
 end
 
+describe("core.http_request", function()
+  it("refuses a body or a part's data that is not a string", function()
+    assert.has_error(function()
+      core.http_request({ method = "POST", url = "http://127.0.0.1:9/x", body = 1234567890123, headers = {} })
+    end, "basiq.core: body must be a string")
+    assert.has_error(function()
+      core.http_request({ method = "POST", url = "http://127.0.0.1:9/x", headers = {},
+                          mime = { { name = "file", data = 42, filename = "a.csv" } } })
+    end, "basiq.core: data must be a string")
+  end)
+end)
+
 describe("core.reply", function()
   it("reads a Content-Length answer, its headers in lower case (repeats joined), and keeps the connection", function()
     local status, headers, body, keep = both("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-A: 1\r\nx-a: 2\r\n\r\nok")

@@ -88,6 +88,7 @@ void basiq_push_failure(lua_State *L, const char *message, CURLcode rc, int sent
 
 void basiq_handle_type(lua_State *L, const char *name, const luaL_Reg *methods, lua_CFunction close,
                        lua_CFunction tostring); /* core.c */
+const char *basiq_string_field(lua_State *L, const char *name, size_t *len); /* core.c: the top, a string or nil */
 int basiq_open_easy(lua_State *L);   /* registers the easy metatable, pushes new() */
 void basiq_open_encode(lua_State *L);   /* adds escape/form to the table on top */
 int basiq_open_multi(lua_State *L);  /* registers the multi metatable, pushes multi() */

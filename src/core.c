@@ -34,6 +34,16 @@ static int global_gc(lua_State *L) {
   return 0;
 }
 
+/* The string on top of the stack, NULL for nil; anything else raises naming
+ * the field. Only a real string: lua_tolstring would turn a number into one
+ * in that stack slot alone, which callers pop while they keep the pointer
+ * (the request table anchors a string, never a converted number). */
+const char *basiq_string_field(lua_State *L, const char *name, size_t *len) {
+  if (lua_isnil(L, -1)) return NULL;
+  if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "basiq.core: %s must be a string", name);
+  return lua_tolstring(L, -1, len);
+}
+
 /* The metatable of a handle type: methods, and close as __gc and __close
  * (close must be idempotent). */
 void basiq_handle_type(lua_State *L, const char *name, const luaL_Reg *methods, lua_CFunction close,

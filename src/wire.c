@@ -144,7 +144,7 @@ static void add_quoted(luaL_Buffer *b, const char *s) {
 static const char *field(lua_State *L, int t, const char *k, size_t *len) {
   const char *s;
   lua_getfield(L, t, k);
-  s = lua_isnil(L, -1) ? NULL : luaL_checklstring(L, -1, len);
+  s = basiq_string_field(L, k, len);
   lua_pop(L, 1); /* req.mime keeps the string alive */
   return s;
 }

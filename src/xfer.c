@@ -142,7 +142,7 @@ static long opt_ms(lua_State *L, int t, int f, int k, long def) {
 static const char *opt_str_field(lua_State *L, int t, int f, int k, size_t *len) {
   const char *s;
   get_field(L, t, f, k);
-  s = lua_isnil(L, -1) ? NULL : luaL_checklstring(L, -1, len);
+  s = basiq_string_field(L, FIELD_NAMES[k], len);
   lua_pop(L, 1); /* the request table keeps the string alive during the transfer */
   return s;
 }
@@ -150,7 +150,7 @@ static const char *opt_str_field(lua_State *L, int t, int f, int k, size_t *len)
 static const char *opt_str(lua_State *L, int t, const char *k, size_t *len) {
   const char *s;
   lua_getfield(L, t, k);
-  s = lua_isnil(L, -1) ? NULL : luaL_checklstring(L, -1, len);
+  s = basiq_string_field(L, k, len);
   lua_pop(L, 1); /* the request table keeps the string alive during the transfer */
   return s;
 }
@@ -326,6 +326,8 @@ const char *basiq_xfer_prepare(lua_State *L, int t, basiq_xfer *x) {
     else SET(CURLOPT_CUSTOMREQUEST, method);
   } else if (strcmp(method, "POST") == 0) {
     if (!body && !x->mime) { SET(CURLOPT_POSTFIELDSIZE, 0L); SET(CURLOPT_POSTFIELDS, ""); }
+  } else if (strcmp(method, "HEAD") == 0 && !body && !x->mime) {
+    SET(CURLOPT_NOBODY, 1L); /* a custom HEAD would wait for the body its Content-Length names */
   } else {
     SET(CURLOPT_CUSTOMREQUEST, method);
   }

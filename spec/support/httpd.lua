@@ -65,11 +65,14 @@ local REASONS = { [200] = "OK", [201] = "Created", [302] = "Found", [204] = "No 
   [401] = "Unauthorized", [403] = "Forbidden", [404] = "Not Found", [429] = "Too Many Requests",
   [500] = "Internal Server Error", [502] = "Bad Gateway", [503] = "Service Unavailable" }
 
+local heads = {} -- socket -> true while it answers a HEAD request
+
+-- An answer to HEAD names its body's length and sends none.
 local function respond(sock, status, headers, body)
   local lines = { string.format("HTTP/1.1 %d %s", status, REASONS[status] or "Status") }
   headers["Content-Length"] = #body
   for k, v in pairs(headers) do lines[#lines + 1] = k .. ": " .. v end
-  return send(sock, table.concat(lines, "\r\n") .. "\r\n\r\n" .. body)
+  return send(sock, table.concat(lines, "\r\n") .. "\r\n\r\n" .. (heads[sock] and "" or body))
 end
 
 local function basiq_error(status)
@@ -458,6 +461,7 @@ local function serve(sock)
       if not body then break end
     end
     local _, peer = sock:getpeername()
+    heads[sock] = method == "HEAD" or nil
     if handle(sock, { method = method, target = target, headers = headers, body = body, peer = tonumber(peer) }) == "closed" then
       return
     end
